@@ -39,6 +39,17 @@ _EXPORTS: dict[str, str | tuple[str, str]] = {
     "scores": "finding1", "table1": "finding1", "table2": "finding1",
     "table1_groups": "finding1", "table2_groups": "finding1", "fig6": "finding1",
     "sensitivity": "finding1", "write_csv": "finding1",
+    # figures and widgets
+    "salient_map": "plots", "salient_pair": "plots", "case_figure": "plots",
+    "case_gallery": "plots", "instruction_rows": "plots", "rescale": "plots",
+    "book_style": "plots", "token_label": "plots",
+    "table_figure": "summary_plots", "comparison_table": "summary_plots",
+    "sensitivity_figure": "summary_plots", "fig6_figure": "summary_plots",
+    "case_browser": "widgets", "static_picker": "widgets",
+    "static_case_picker": "widgets", "static_threshold_picker": "widgets",
+    "case_picker": "widgets", "threshold_picker": "widgets",
+    "figure_to_html": "widgets", "case_instruction_score": "widgets",
+    "case_scores": "widgets", "CSV_COLUMNS": "finding1",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

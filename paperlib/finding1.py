@@ -287,8 +287,28 @@ def sensitivity(b_values=range(10), p_values=(1, 2, 4, 8, math.inf), L: int = 10
     return pd.DataFrame(rows)
 
 
+#: The exact columns of the published result CSVs (``results/<name>.csv``).
+CSV_COLUMNS: dict[str, tuple[str, ...]] = {
+    "table1": ("dataset", "followed_mean", "followed_std", "unfollowed_mean",
+               "unfollowed_std", "p_value", "paper_followed_mean",
+               "paper_unfollowed_mean", "paper_p_value"),
+    "table2": ("dataset", "vicuna_mean", "vicuna_std", "llama_mean", "llama_std",
+               "p_value", "paper_vicuna_mean", "paper_llama_mean", "paper_p_value"),
+    "fig6": ("dataset", "model", "segment", "share"),
+}
+
+
 def write_csv(df: pd.DataFrame, name: str):
-    """Write ``df`` to ``results/<name>.csv`` atomically (header row, no index)."""
+    """Write ``df`` to ``results/<name>.csv`` atomically (header row, no index).
+
+    For the names in :data:`CSV_COLUMNS` exactly those columns are written, in
+    that order (extra columns of ``df`` stay in the notebook display only).
+    """
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise ParameterError(f"name must be a plain file stem, got {name!r}")
+    if name in CSV_COLUMNS:
+        missing = [c for c in CSV_COLUMNS[name] if c not in df.columns]
+        if missing:
+            raise ParameterError(f"{name}.csv needs columns {missing}, absent from the table")
+        df = df.loc[:, list(CSV_COLUMNS[name])]
     return atomic_write_text(results_dir() / f"{name}.csv", df.to_csv(index=False))

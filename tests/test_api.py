@@ -1,0 +1,21 @@
+"""The flat public API: every exported name resolves, unknown names fail clearly."""
+import pytest
+
+import paperlib
+
+
+def test_every_exported_name_resolves():
+    missing = [n for n in paperlib.__all__ if n != "__version__" and getattr(paperlib, n, None) is None]
+    assert not missing
+
+
+def test_unknown_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no_such_name"):
+        paperlib.no_such_name  # noqa: B018
+
+
+def test_density_function_is_exported_under_a_distinct_name():
+    import numpy as np
+
+    S = np.array([[10, 0], [5, 5]])
+    assert paperlib.importance_density(S, p=4).max() == pytest.approx(1.0)

@@ -1,0 +1,168 @@
+"""The three Finding-1 notebooks: clean sources, papermill execution, parameters that matter.
+
+Each notebook runs twice under papermill (defaults, then ONE non-default
+parameter) with ``PAPERLIB_RESULTS`` pointing into a temporary folder, so the
+repository's results/ is never touched. About 1.5-2 minutes on 2 cores.
+"""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ("fig1_salient_maps", "table1_table2_density", "fig6_lost_in_the_middle")
+HEADERS = {
+    "table1": ["dataset", "followed_mean", "followed_std", "unfollowed_mean", "unfollowed_std",
+               "p_value", "paper_followed_mean", "paper_unfollowed_mean", "paper_p_value"],
+    "table2": ["dataset", "vicuna_mean", "vicuna_std", "llama_mean", "llama_std", "p_value",
+               "paper_vicuna_mean", "paper_llama_mean", "paper_p_value"],
+    "fig6": ["dataset", "model", "segment", "share"],
+}
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def _execute(name: str, out_dir: Path, **parameters) -> tuple[dict, Path]:
+    """Run notebooks/<name>.ipynb with papermill; return (executed notebook, results dir)."""
+    import papermill
+
+    results = out_dir / "results"
+    old = os.environ.get("PAPERLIB_RESULTS")
+    os.environ["PAPERLIB_RESULTS"] = str(results)
+    try:
+        papermill.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"),
+                                   str(out_dir / f"{name}.ipynb"), parameters=parameters,
+                                   kernel_name="python3", cwd=str(ROOT / "notebooks"),
+                                   progress_bar=False)
+    finally:
+        if old is None:
+            os.environ.pop("PAPERLIB_RESULTS", None)
+        else:
+            os.environ["PAPERLIB_RESULTS"] = old
+    return json.loads((out_dir / f"{name}.ipynb").read_text(encoding="utf-8")), results
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Executed notebooks: {(name, 'default'|'changed'): (notebook dict, results dir)}."""
+    changed = {"fig1_salient_maps": {"density_b": 5}, "table1_table2_density": {"b": 5},
+               "fig6_lost_in_the_middle": {"b": 5}}
+    out = {}
+    for name in NOTEBOOKS:
+        for label, params in (("default", {}), ("changed", changed[name])):
+            out[name, label] = _execute(name, tmp_path_factory.mktemp(f"{name}-{label}"),
+                                        **params)
+    return out
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def _tagged_text(nb: dict, tag: str) -> str:
+    cells = [c for c in nb["cells"] if tag in c.get("metadata", {}).get("tags", [])]
+    assert len(cells) == 1, f"expected one cell tagged {tag!r}"
+    return "".join("".join(o.get("data", {}).get("text/plain", []))
+                   for o in cells[0]["outputs"])
+
+
+# --- committed sources ----------------------------------------------------------------
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebook_is_clean_and_parameterised(name):
+    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    assert "parameters" in code[0].metadata.get("tags", [])
+    assert "source = None" in code[0].source
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+def test_committed_notebooks_match_the_generator():
+    spec = importlib.util.spec_from_file_location("make_notebooks",
+                                                  ROOT / "tools" / "make_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, cells in module.NOTEBOOKS.items():
+        nb = module.notebook(cells)
+        for i, cell in enumerate(nb.cells):
+            cell["id"] = f"cell-{i:02d}"
+        committed = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+        assert [c.source for c in committed.cells] == [c.source for c in nb.cells], name
+
+
+# --- executed ---------------------------------------------------------------------
+
+def test_csv_headers_are_exact(runs):
+    for name, stem in (("table1_table2_density", "table1"), ("table1_table2_density", "table2"),
+                       ("fig6_lost_in_the_middle", "fig6")):
+        rows = _rows(runs[name, "default"][1] / f"{stem}.csv")
+        assert rows[0] == HEADERS[stem]
+        assert [r[0] for r in rows[1:]][:3] in (["self-instruct", "lima", "mt-bench"],
+                                                ["self-instruct"] * 3)
+
+
+def test_table1_defaults_reproduce_the_paper(runs):
+    rows = _rows(runs["table1_table2_density", "default"][1] / "table1.csv")
+    for r in rows[1:]:
+        ours, paper = float(r[1]), float(r[6])
+        assert abs(ours - paper) < 5e-3, r
+
+
+def test_fig6_csv_content(runs):
+    rows = _rows(runs["fig6_lost_in_the_middle", "default"][1] / "fig6.csv")[1:]
+    assert {r[0] for r in rows} == {"self-instruct", "lima", "mt-bench"}
+    assert {r[1] for r in rows} == {"llama", "vicuna"}
+    assert sorted({int(r[2]) for r in rows}) == [1, 2, 3, 4]
+    assert len(rows) == 24
+    for ds in ("self-instruct", "lima", "mt-bench"):
+        for model in ("llama", "vicuna"):
+            shares = [float(r[3]) for r in rows if r[0] == ds and r[1] == model]
+            assert sum(shares) == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("name,stem", [("table1_table2_density", "table1"),
+                                       ("table1_table2_density", "table2"),
+                                       ("fig6_lost_in_the_middle", "fig6")])
+def test_non_default_b_changes_the_csv(runs, name, stem):
+    default = _rows(runs[name, "default"][1] / f"{stem}.csv")
+    changed = _rows(runs[name, "changed"][1] / f"{stem}.csv")
+    assert default[0] == changed[0]
+    assert default[1:] != changed[1:]
+
+
+def test_fig1_non_default_density_b_changes_the_scores(runs):
+    default = _tagged_text(runs["fig1_salient_maps", "default"][0], "case-scores")
+    changed = _tagged_text(runs["fig1_salient_maps", "changed"][0], "case-scores")
+    assert "user_oriented_task_1" in default and "lima_author_144" in default
+    assert default != changed
+
+
+def test_fig1_static_figures_and_embedded_widget_state(runs):
+    nb = runs["fig1_salient_maps", "default"][0]
+    pngs = sum(1 for c in nb["cells"] for o in c.get("outputs", [])
+               if "image/png" in o.get("data", {}))
+    assert pngs >= 3 + 6                                 # Figs 1, 4, 5 + the gallery
+    state = nb["metadata"]["widgets"][WIDGET_STATE]["state"]
+    stacks = {k: v for k, v in state.items() if v["model_name"] == "StackModel"}
+    links = [v["state"] for v in state.values() if v["model_name"] == "LinkModel"]
+    dropdowns = {k for k, v in state.items() if v["model_name"] == "DropdownModel"}
+    sizes = sorted(len(v["state"]["children"]) for v in stacks.values())
+    assert sizes == [3, 9]                               # threshold picker, case picker
+    for link in links:
+        assert link["source"][1] == "index" and link["target"][1] == "selected_index"
+        assert link["source"][0].removeprefix("IPY_MODEL_") in dropdowns
+        assert link["target"][0].removeprefix("IPY_MODEL_") in stacks
+    assert len(links) == 2
+    views = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+             for c in nb["cells"] for o in c.get("outputs", [])
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(views) == 3 and all(v in state for v in views)
