@@ -1,0 +1,208 @@
+"""The organism pipeline on a tiny config: tokenizer, training, resume, export, metrics."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+
+import pytest
+import torch
+
+from paperlib.errors import DataError, ParameterError
+from paperlib.io import REPO_ROOT
+from paperlib.organism import evaluate as E
+from paperlib.organism import pipeline as P
+from paperlib.organism.config import SIZES, n_params
+from paperlib.organism.data import IGNORE, encode_pair, format_prompt
+from paperlib.organism.leakcheck import NgramLeakChecker
+from paperlib.organism.sources import _parse_synset
+from paperlib.organism.train import TrainConfig, lr_at
+
+WORDS = ("the cat dog sat on a mat and ran to house tree river stone bird sings "
+         "quickly slowly red green blue small large old new water light").split()
+
+
+def _synthetic_paragraphs(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12))).capitalize() + "."
+                 for _ in range(rng.randint(1, 3))]
+        out.append("\n".join(lines))
+    return out
+
+
+def _pairs(n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        a, b = rng.randint(0, 9), rng.randint(0, 9)
+        rows.append({"scenario": "math", "task": "arithmetic", "item": f"{a}+{b}", "metric": "number",
+                     "instruction": f"Compute {a} + {b}.", "response": str(a + b), "answers": [str(a + b)]})
+        w = rng.choice(WORDS)
+        rows.append({"scenario": "writing", "task": "synonym", "item": w, "metric": "exact",
+                     "instruction": f"Give a synonym for \"{w}\".", "response": w, "answers": [w]})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def tiny_layout(tmp_path_factory):
+    """A build folder with a synthetic corpus, tokenizer, token streams and pairs."""
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("organism")
+    lay = P.Layout(build=root / "build", models=root / "models", heldout=root / "heldout.jsonl")
+    (lay.corpus).mkdir(parents=True)
+    (lay.corpus / "train.txt").write_text("\n\n".join(_synthetic_paragraphs(400, 0)) + "\n")
+    (lay.corpus / "valid.txt").write_text("\n\n".join(_synthetic_paragraphs(40, 1)) + "\n")
+    (lay.build / "instructions").mkdir()
+    (lay.build / "instructions" / "train.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in _pairs(30, 2)))
+    lay.heldout.write_text("".join(json.dumps(r) + "\n" for r in _pairs(3, 3)))
+    P.step_tokenizer(lay, vocab_size=512)
+    info = P.step_encode(lay)
+    assert info["train"]["tokens"] > 1000
+    return lay
+
+
+def _cfg(steps: int, **kw) -> TrainConfig:
+    return TrainConfig(steps=steps, lr=1e-2, warmup=2, seed=7, ckpt_every=100, log_every=1, **kw)
+
+
+# ---------------------------------------------------------------- tokenizer
+def test_tokenizer_pieces_look_like_llama(tiny_layout):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_layout.tok_dir, local_files_only=True)
+    assert tok.convert_ids_to_tokens([0, 1, 2, 3, 13, 258]) == ["<unk>", "<s>", "</s>", "<0x00>", "<0x0A>", "<0xFF>"]
+    text = "The cat sat.\nThe dog ran é"
+    ids = tok(text)["input_ids"]
+    pieces = tok.convert_ids_to_tokens(ids)
+    assert pieces[0] == "<s>" and pieces[1].startswith("▁") and "▁cat" in pieces
+    assert "<0x0A>" in pieces and "\n" not in "".join(pieces)
+    assert pieces[pieces.index("<0x0A>") + 1] == "The"  # no "▁" after a newline, as in LLaMA
+    assert tok.decode(ids, skip_special_tokens=True) == text
+    assert 259 < len(tok) <= 512  # the 25-word corpus cannot fill 512 pieces
+
+
+# ----------------------------------------------------------------- training
+def test_pretrain_resume_equals_one_go(tiny_layout, tmp_path):
+    one = P.Layout(build=tmp_path / "a", models=tmp_path / "ma")
+    two = P.Layout(build=tmp_path / "b", models=tmp_path / "mb")
+    for lay in (one, two):
+        lay.build.mkdir(parents=True)
+        for sub in ("tokenizer", "tokens"):
+            (lay.build / sub).symlink_to(tiny_layout.build / sub)
+    P.step_pretrain(one, "tiny", _cfg(6), batch=4, seq_len=32)
+    first = P.step_pretrain(two, "tiny", _cfg(6), batch=4, seq_len=32, stop_after=3)
+    second = P.step_pretrain(two, "tiny", _cfg(6), batch=4, seq_len=32)
+    assert (first["end_step"], second["start_step"], second["end_step"]) == (3, 3, 6)
+    a = torch.load(one.run("pt") / "ckpt.pt", weights_only=True)["model"]
+    b = torch.load(two.run("pt") / "ckpt.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    log_a = [json.loads(l)["loss"] for l in (one.run("pt") / "log.jsonl").read_text().splitlines()]
+    log_b = [json.loads(l)["loss"] for l in (two.run("pt") / "log.jsonl").read_text().splitlines()]
+    assert log_a == log_b and len(log_a) == 6
+    assert log_a[-1] < log_a[0]  # the tiny model learns something
+
+
+def test_full_tiny_pipeline_exports_loadable_pair(tiny_layout):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    P.step_pretrain(tiny_layout, "tiny", _cfg(8), batch=4, seq_len=32)
+    ft = P.step_finetune(tiny_layout, _cfg(4, weight_decay=0.0), batch=4, max_len=32)
+    assert ft["end_step"] == 4 and ft["n_pairs"] == 60
+    out = P.step_export(tiny_layout)
+    vocab = len(AutoTokenizer.from_pretrained(tiny_layout.tok_dir, local_files_only=True))
+    for name in ("pt", "ft"):
+        folder = tiny_layout.models / name
+        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+        assert model.config.tie_word_embeddings is False
+        assert not torch.equal(model.get_input_embeddings().weight, model.get_output_embeddings().weight)
+        assert sum(p.numel() for p in model.parameters()) == n_params(SIZES["tiny"], vocab)
+        assert AutoTokenizer.from_pretrained(folder, local_files_only=True)("a")["input_ids"][0] == 1
+        assert out[name]["weights_bytes"] < 2 * n_params(SIZES["tiny"], vocab) + 20_000  # bf16
+    from paperlib.organism.report import step_evaluate
+
+    res = step_evaluate(tiny_layout, max_new_tokens=4)
+    assert set(res["ft"]["scenario"]) == {"math", "writing"}
+    assert (tiny_layout.models / "pt" / "README.md").read_text().startswith("# Organism pt")
+
+
+def test_missing_inputs_raise_clear_errors(tmp_path):
+    lay = P.Layout(build=tmp_path, models=tmp_path / "m")
+    with pytest.raises(DataError, match="make_corpus"):
+        P.step_tokenizer(lay)
+    with pytest.raises(ParameterError, match="steps"):
+        TrainConfig(steps=0).validate()
+    with pytest.raises(ParameterError, match="unknown organism size"):
+        P.new_model("huge", 512, 0)
+
+
+def test_lr_schedule_hand_values():
+    cfg = TrainConfig(steps=102, lr=1.0, warmup=2, min_lr_ratio=0.1)
+    assert lr_at(0, cfg) == pytest.approx(0.5) and lr_at(1, cfg) == pytest.approx(1.0)
+    assert lr_at(2, cfg) == pytest.approx(1.0)
+    assert lr_at(52, cfg) == pytest.approx(0.55)    # half-way down the cosine
+    assert lr_at(102, cfg) == pytest.approx(0.1)
+
+
+def test_instruction_labels_cover_response_only(tiny_layout):
+    from paperlib.organism.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(tiny_layout.tok_dir)
+    ids, labels = encode_pair(tok, "Compute 2 + 3.", "5", max_len=64)
+    n_prompt = len(tok(format_prompt("Compute 2 + 3."))["input_ids"])
+    assert labels[:n_prompt] == [IGNORE] * n_prompt
+    assert labels[n_prompt:] == ids[n_prompt:] and ids[-1] == tok.eos_token_id
+    assert format_prompt(" Say hi ") == "### Instruction:\nSay hi\n\n### Response:\n"
+
+
+# ------------------------------------------------------------------ metrics
+def test_exact_and_number_metrics():
+    assert E.exact_match("Maison.\nmore text", ["maison"])
+    assert E.exact_match("the rear", ["rear"]) and not E.exact_match("rearview", ["rear"])
+    assert not E.exact_match("", ["x"])
+    assert E.number_match("The answer is 1,024.", ["1024"]) and E.number_match("-3", ["-3"])
+    assert not E.number_match("37 + 45 = 82", ["82"])  # the first number counts
+
+
+def test_keyword_and_uses_word_metrics():
+    ref = "a domesticated carnivorous mammal with a bushy tail"
+    keys = E.key_words(ref, instruction="Define dog.")
+    assert len(keys) == 3 and "bushy" in keys and "with" not in keys
+    assert E.keyword_match("It is a bushy animal.", ref, "Define dog.")
+    assert not E.keyword_match("It is an animal.", ref, "Define dog.")
+    # words of the instruction never count: copying the prompt earns nothing
+    assert not E.keyword_match("Define the word bushy.", "bushy", "Define the word bushy.")
+    assert E.uses_word("The river was running quickly today.", "running")
+    assert E.uses_word("They were runnings fast across the field.", "running")  # 5-letter stem
+    assert not E.uses_word("running", "running")
+    assert not E.uses_word('Use the word "river" in a sentence.', "river", 'Use the word "river" in a sentence.')
+    with pytest.raises(ParameterError, match="unknown metric"):
+        E.score({"metric": "bleu", "response": "x", "instruction": "y"}, "x")
+
+
+def test_leak_checker_and_wordnet_parser():
+    prompt = "Rewrite the sentence and make your writing clearer by keeping it concise and simple today"
+    chk = NgramLeakChecker([prompt], n=13)
+    assert chk.leaks("Intro. " + prompt.upper() + " trailing words")
+    assert not chk.leaks(" ".join(prompt.split()[:12]))  # 12 words < one 13-gram
+    line = ("00001740 00 a 01 able 0 001 ! 00002098 a 0101 | (usually followed by `to') having the "
+            'necessary means; "able to swim"; "able to read"')
+    ss = _parse_synset(line, "a")
+    assert ss.lemmas == ["able"] and ss.definition.endswith("necessary means")
+    assert ss.examples == ["able to swim", "able to read"] and ss.antonyms == [("able", "a:00002098:1")]
+
+
+def test_instruction_builder_math_and_split():
+    spec = importlib.util.spec_from_file_location("mk_instr", REPO_ROOT / "data/organism/make_instructions.py")
+    mk = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mk)
+    pairs = list(mk.math_pairs())
+    assert len(pairs) > 4000
+    for p in pairs[::97]:
+        a, op, b = __import__("re").fullmatch(r"(\d+)([-+*])(\d+)", p["item"]).groups()
+        assert int(p["response"]) == eval(f"{a}{op}{b}")
+    assert mk.is_test("math", "3+4") == mk.is_test("math", "3+4")
+    share = sum(mk.is_test("math", f"i{i}") for i in range(5000)) / 5000
+    assert 0.04 < share < 0.08
