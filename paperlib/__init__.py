@@ -50,6 +50,37 @@ _EXPORTS: dict[str, str | tuple[str, str]] = {
     "case_picker": "widgets", "threshold_picker": "widgets",
     "figure_to_html": "widgets", "case_instruction_score": "widgets",
     "case_scores": "widgets", "CSV_COLUMNS": "finding1",
+    # model access, canonical weights, generation
+    "load_model": "models", "load_pair": "models", "register_model_alias": "models",
+    "resolve_alias": "models", "model_aliases": "models", "model_fingerprint": "models",
+    "canonical_view": "models", "CanonicalView": "models", "CanonicalLayer": "models",
+    "supported_architectures": "models",
+    "generate": "generation", "GenerationResult": "generation",
+    # explainer 1: prompt -> response attribution
+    "attribute": "attribution", "AttributionResult": "attribution",
+    "attribution_reference": "attribution", "attribution_leave_one_out": "attribution",
+    "explain_prompt": "attribution", "explain_cases": "attribution",
+    "fast_attribution": ("attribution_fast", "attribution_fast"),
+    # explainer registry (inseq style)
+    "register": "explainers", "get_explainer": "explainers",
+    "available_explainers": "explainers",
+    # explainer 2: attention word pairs; word similarity; vocabulary
+    "load_vocab_words": "vocab", "word_token_index": "vocab", "word_embeddings": "vocab",
+    "WordIndex": "vocab", "SimilarityTable": "similarity", "WordSimilarity": "similarity",
+    "MiniLMSimilarity": "similarity", "GloveSimilarity": "similarity",
+    "DictSimilarity": "similarity", "frequent_words": "similarity",
+    "head_word_pairs": "attention_pairs", "AttentionPairs": "attention_pairs",
+    "AttentionPairsExplainer": "attention_pairs",
+    "explain_attention_layer": "attention_pairs",
+    "head_explanations_by_layer": "attention_pairs",
+    "neuron_explanations_by_layer": "attention_pairs",
+    "changed_share": "attention_stats", "changed_share_by_group": "attention_stats",
+    "verb_pair_counts": "attention_stats", "verb_increase_share": "attention_stats",
+    "verb_shift_table": "attention_stats",
+    # explainer 3: FFN PCA concepts
+    "compute_ffn_concepts": ("ffn_concepts", "ffn_concepts"), "pca_rows": "ffn_concepts",
+    "FFNConcepts": "ffn_concepts", "FFNConceptsExplainer": "ffn_concepts",
+    "explain_ffn_layer": "ffn_concepts",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

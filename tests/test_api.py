@@ -19,3 +19,12 @@ def test_density_function_is_exported_under_a_distinct_name():
 
     S = np.array([[10, 0], [5, 5]])
     assert paperlib.importance_density(S, p=4).max() == pytest.approx(1.0)
+
+
+def test_no_export_is_shadowed_by_a_submodule():
+    """Importing paperlib.X sets the attribute X on the package, so an export
+    named like a submodule would silently turn into that module."""
+    import pkgutil
+
+    submodules = {m.name for m in pkgutil.iter_modules(paperlib.__path__)}
+    assert not submodules & set(paperlib.__all__)
