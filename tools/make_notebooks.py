@@ -110,8 +110,10 @@ continues or copies the context instead of answering.
 
 The instruction score of a case (Sec 4.2) is the importance density of the
 instruction tokens: per prompt token $a_n = \\lVert S_n \\rVert_1 / \\lVert S_n \\rVert_p$
-over the response (a row with a few sharp peaks scores higher than a row with the
-same total spread thinly), normalised by its maximum over the prompt, summed over
+over the response (for the same total, a row whose strong importance recurs over
+many response tokens scores higher than a row with one isolated peak: $[1,1,1,1]$
+gives $4/4^{1/4} \\approx 2.83$, $[4,0,0,0]$ gives $1$), normalised by its maximum
+over the prompt, summed over
 the instruction tokens and divided by $\\log_2(2 + \\#\\text{instruction tokens})$.
 The density uses the cutoff `density_b` (paper: $b = 7$, $p = 4$).
 """),
@@ -135,7 +137,8 @@ model identified the instruction.
 The whole LIMA prompt is one instruction sentence. Vicuna repeats that sentence
 four times in its response (rated 1, "unfollowed"). Each repetition copies the
 prompt token by token, so the map shows the same diagonal several times over.
-Every instruction row therefore has a few sharp peaks — exactly what the density
+Every instruction row is therefore strongly attributed at several response
+positions, once per repetition — exactly what the density
 $\\lVert S_n \\rVert_1 / \\lVert S_n \\rVert_p$ rewards — and the case gets a *high*
 instruction score (see the table above, far above the LIMA mean of unfollowed
 responses in Table 1), although the model did not follow the instruction. The

@@ -1,0 +1,67 @@
+# paperlib: reproduction package + Jupyter Book for Wu et al. (arXiv 2310.00492).
+#
+#   make book            build the self-contained HTML book -> _build/html/index.html
+#   make test            run the test suite (PYTEST_ARGS="-x -k density" to narrow it)
+#   make browser-check   open the built book in headless Chromium, offline checks
+#   make clean           remove build outputs (keeps .venv and result caches)
+#
+# Every target sets itself up on a fresh machine with Python 3.11, make, npm and apt.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+VENV_STAMP  := $(VENV)/.paperlib-installed
+VENDOR_STAMP := book/_static/vendor/VERSIONS
+BOOTSTRAP_PY := $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+# torch first, pinned exactly: resolves to the local CPU wheel (no CUDA download).
+TORCH_PIN   := torch==2.13.0
+
+PYTEST_ARGS ?= -q
+BOOK_ARGS   ?=
+
+.PHONY: help venv vendor book test browser-check clean distclean
+
+help:
+	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
+
+venv: $(VENV_STAMP)
+
+# Re-installs only when pyproject.toml changes (or the venv is new).
+$(VENV_STAMP): pyproject.toml
+	@test -n "$(BOOTSTRAP_PY)" || { echo "make venv: python3.11 / python3 not found" >&2; exit 1; }
+	@test -x $(PY) || { echo "creating $(VENV) with $(BOOTSTRAP_PY)"; $(BOOTSTRAP_PY) -m venv $(VENV); }
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install $(TORCH_PIN)
+	$(PY) -m pip install -e ".[book,test]"
+	@# papermill must start kernels with the venv's interpreter: install the
+	@# python3 kernelspec into the venv (argv "python" -> the launching python).
+	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (paperlib)" >/dev/null
+	@touch $@
+
+vendor: $(VENDOR_STAMP)
+
+$(VENDOR_STAMP): tools/vendor_assets.sh
+	bash tools/vendor_assets.sh book
+
+book: venv vendor
+	$(PY) tools/build_book.py $(BOOK_ARGS)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+browser-check: venv
+	bash tools/vendor_assets.sh browser
+	$(PY) tools/browser_check.py
+
+clean:
+	rm -rf _build book/notebooks book/_static/vendor
+
+distclean: clean
+	rm -rf tools/vendor/node_modules $(VENV)
+
+# Optional fragments contributed by other parts of the project (e.g. mk/organism.mk).
+-include $(sort $(wildcard mk/*.mk))

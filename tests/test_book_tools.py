@@ -1,0 +1,228 @@
+"""Tests of the book tooling: offline scanner, toc -> notebook mapping, browser-check logic."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import browser_check  # noqa: E402
+import build_book  # noqa: E402
+import check_offline as co  # noqa: E402
+
+
+def urls(findings):
+    return sorted(f.url for f in findings)
+
+
+# --------------------------------------------------------------------------- scanner
+
+def test_detects_remote_script():
+    html = '<html><head><script src="https://cdn.example.org/x.js"></script></head></html>'
+    assert urls(co.scan_html(html)) == ["https://cdn.example.org/x.js"]
+
+
+def test_detects_remote_stylesheet_and_preload():
+    html = ('<link rel="stylesheet" href="http://fonts.example.com/a.css">'
+            '<link rel="preload" as="font" href="https://x.org/f.woff2">')
+    assert urls(co.scan_html(html)) == ["http://fonts.example.com/a.css", "https://x.org/f.woff2"]
+
+
+def test_detects_protocol_relative_src():
+    html = '<img src="//images.example.com/p.png"><iframe src="//x.org/embed"></iframe>'
+    assert urls(co.scan_html(html)) == ["//images.example.com/p.png", "//x.org/embed"]
+
+
+def test_detects_css_import_and_url():
+    css = ('@import url("https://fonts.googleapis.com/css?family=Roboto");\n'
+           "@import 'http://x.org/b.css';\n"
+           ".a { background: url(https://x.org/bg.png) }\n"
+           ".b { background: url('img/local.png') }\n"
+           "/* url(https://commented.out/x.png) */")
+    assert urls(co.scan_css(css)) == ["http://x.org/b.css", "https://fonts.googleapis.com/css?family=Roboto",
+                                      "https://x.org/bg.png"]
+
+
+def test_detects_css_in_style_block_attribute_and_srcset():
+    html = ('<style>@font-face { src: url(//fonts.x.org/f.woff) }</style>'
+            '<div style="background:url(https://x.org/a.png)"></div>'
+            '<img src="ok.png" srcset="local.png 1x, https://x.org/big.png 2x">')
+    assert urls(co.scan_html(html)) == ["//fonts.x.org/f.woff", "https://x.org/a.png", "https://x.org/big.png"]
+
+
+def test_detects_asset_url_in_inline_script_but_not_data_json():
+    html = ('<script>const U = "https://unpkg.com/thebe@0.8.2/lib/index.js";</script>'
+            '<script type="application/vnd.jupyter.widget-state+json">'
+            '{"value": "<a href=\'https://x.org/lib.js\'>x</a>"}</script>')
+    assert urls(co.scan_html(html)) == ["https://unpkg.com/thebe@0.8.2/lib/index.js"]
+
+
+def test_ignores_hyperlinks_navigation_links_and_local_assets():
+    html = ('<a href="https://arxiv.org/abs/2310.00492">paper</a>'
+            '<link rel="canonical" href="https://example.org/book/">'
+            '<link rel="next" href="https://example.org/next.html">'
+            '<script src="_static/x.js"></script><img src="data:image/png;base64,AAAA">')
+    assert co.scan_html(html) == []
+
+
+def test_js_scan_flags_cdn_and_asset_urls_and_honours_allow_list():
+    js = ('var a="https://cdn.jsdelivr.net/npm/";var b="https://example.org/page";'
+          'var c="//static.x.org/lib.js";var d="webpack://./../../node_modules/a.css";')
+    assert urls(co.scan_js(js, "other.js")) == ["//static.x.org/lib.js", "https://cdn.jsdelivr.net/npm/"]
+    # the same CDN root string is allow-listed (with a reason) in the vendored html-manager only
+    assert urls(co.scan_js(js, "_static/vendor/html-manager/embed-amd.js")) == ["//static.x.org/lib.js"]
+    assert all(reason for _, _, reason in co.JS_ALLOWED)
+
+
+def test_scan_tree_reports_missing_local_script(tmp_path):
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "ok.js").write_text("var x = 1;")
+    (tmp_path / "index.html").write_text('<script src="_static/ok.js?v=1"></script>'
+                                         '<script src="_static/gone.js"></script>')
+    findings, counts = co.scan_tree(tmp_path)
+    assert counts == {"html": 1, "css": 0, "js": 1}
+    assert [(f.kind, f.url) for f in findings] == [("missing local <script src>", "_static/gone.js")]
+
+
+def test_main_exit_codes(tmp_path, capsys):
+    (tmp_path / "index.html").write_text('<a href="https://x.org">x</a>')
+    assert co.main([str(tmp_path)]) == 0
+    (tmp_path / "style.css").write_text("@import url(https://x.org/a.css);")
+    assert co.main([str(tmp_path)]) == 1
+    assert "style.css: css url()/@import https://x.org/a.css" in capsys.readouterr().err
+    assert co.main([str(tmp_path / "nothing")]) == 1
+
+
+# --------------------------------------------------------------------------- toc -> notebooks
+
+TOC = {"format": "jb-book", "root": "book/intro",
+       "parts": [{"caption": "A", "chapters": [{"file": "book/methods"}]},
+                 {"caption": "B", "chapters": [{"file": "book/notebooks/nb_one",
+                                                "sections": [{"file": "book/notebooks/nb_two.ipynb"}]}]}]}
+
+
+def test_toc_documents_in_reading_order():
+    assert build_book.toc_documents(TOC) == ["book/intro", "book/methods", "book/notebooks/nb_one",
+                                             "book/notebooks/nb_two.ipynb"]
+    with pytest.raises(build_book.BookBuildError, match="root"):
+        build_book.toc_documents({"chapters": []})
+
+
+def test_notebook_jobs_map_toc_entries_to_sources(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    for name in ("nb_one", "nb_two", "not_in_toc"):
+        (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}")
+    jobs = build_book.notebook_jobs(build_book.toc_documents(TOC), tmp_path)
+    assert [(j.name, j.source.name, j.target.relative_to(tmp_path).as_posix()) for j in jobs] == [
+        ("nb_one", "nb_one.ipynb", "book/notebooks/nb_one.ipynb"),
+        ("nb_two", "nb_two.ipynb", "book/notebooks/nb_two.ipynb")]
+    assert build_book.unlisted_notebooks(jobs, tmp_path) == ["not_in_toc.ipynb"]
+
+
+def test_missing_source_notebook_is_one_clear_error(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    with pytest.raises(build_book.BookBuildError, match=r"book/notebooks/nb_one .*notebooks/nb_one\.ipynb"):
+        build_book.notebook_jobs(build_book.toc_documents(TOC), tmp_path)
+
+
+def test_reuse_stamp_follows_source_and_code(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "paperlib").mkdir()
+    (tmp_path / "paperlib" / "a.py").write_text("x = 1\n")
+    src = tmp_path / "notebooks" / "n.ipynb"
+    src.write_text('{"cells": []}')
+    job = build_book.NotebookJob("n", src, tmp_path / "book" / "notebooks" / "n.ipynb")
+    stamp = build_book.build_stamp(job, tmp_path)
+    assert not build_book.is_reusable(job, stamp)          # no executed copy yet
+    job.target.parent.mkdir(parents=True)
+    job.target.write_text(json.dumps({"metadata": {build_book.STAMP_KEY: stamp}}))
+    assert build_book.is_reusable(job, stamp)
+    (tmp_path / "paperlib" / "a.py").write_text("x = 2\n")  # code changed -> re-execute
+    assert not build_book.is_reusable(job, build_book.build_stamp(job, tmp_path))
+    src.write_text('{"cells": [1]}')                        # source changed too
+    assert build_book.build_stamp(job, tmp_path)["source_sha256"] != stamp["source_sha256"]
+
+
+def test_papermill_kernel_is_this_venv():
+    build_book.ensure_venv_kernel()  # raises BookBuildError when the kernel is another python
+
+
+# --------------------------------------------------------------------------- repository book files
+
+def test_repository_toc_pages_and_notebook_sources_exist():
+    docs = build_book.toc_documents(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    pages = [d for d in docs if not d.startswith(build_book.NOTEBOOK_PREFIX)]
+    assert all((ROOT / f"{d}.md").is_file() for d in pages), pages
+    build_book.notebook_jobs(docs, ROOT)  # every notebook chapter has notebooks/<name>.ipynb
+
+
+def test_intro_links_only_to_toc_pages():
+    docs = set(build_book.toc_documents(yaml.safe_load((ROOT / "_toc.yml").read_text())))
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", (ROOT / "book" / "intro.md").read_text())
+    local = [t for t in targets if "://" not in t and not t.startswith("mailto:")]
+    assert local, "the intro links to the book's pages"
+    for target in local:
+        doc = build_book.strip_suffix((Path("book") / target).as_posix().replace("book/./", "book/"))
+        assert doc in docs, f"book/intro.md links to {target}, which is not in _toc.yml"
+
+
+def test_config_references_no_remote_asset():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
+    local = [config["mathjax_path"], *config["nb_ipywidgets_js"]]
+    assert not [u for u in local if co.is_remote(u)], local
+    assert "sphinx_thebe" not in config["extensions"]
+    assert "data-jupyter-widgets-cdn" in config["nb_ipywidgets_js"]["vendor/html-manager/embed-amd.js"]
+
+
+# --------------------------------------------------------------------------- browser-check logic
+
+def _page(**state):
+    base = {"placeholders": 1, "rendered": 1, "dropdowns": 2, "linkedDropdowns": 1, "widgetErrors": 0,
+            "images": [{"src": "a.png", "naturalWidth": 640}], "mathjax": 0, "mathErrors": 0}
+    return {"path": "p.html", "widgets": True, "math": False, "errors": [],
+            "dropdowns": [{"index": 0, "options": 3, "tested": True, "changed": True},
+                          {"index": 1, "options": 1, "tested": False}],
+            "state": {**base, **state}}
+
+
+def test_page_problems_pass_and_each_failure():
+    assert browser_check.page_problems(_page()) == []
+    assert "1/2 widgets rendered" in browser_check.page_problems(_page(placeholders=2))[0]
+    assert "image(s) did not load" in browser_check.page_problems(
+        _page(images=[{"src": "b.png", "naturalWidth": 0}]))[0]
+    assert "no widget views" in browser_check.page_problems(_page(placeholders=0, rendered=0))[0]
+    unlinked = _page()
+    unlinked["dropdowns"][0]["changed"] = False
+    assert "1 Dropdown(s) are jslink-ed but only 0" in browser_check.page_problems(unlinked)[0]
+    assert browser_check.kernel_only_dropdowns(unlinked) == [0]
+    kernel_bound = _page(linkedDropdowns=0)      # a Python-callback Dropdown is only a note
+    kernel_bound["dropdowns"][0]["changed"] = False
+    assert browser_check.page_problems(kernel_bound) == []
+    math = {**_page(), "widgets": False, "math": True}
+    assert "MathJax typeset 0" in browser_check.page_problems(math)[0]
+
+
+def test_network_problems_flag_requests_leaving_localhost():
+    base = "http://127.0.0.1:8000/"
+    net = {"requests": [base + "index.html", "data:image/png;base64,AA", "https://cdn.x.org/a.js"],
+           "failures": []}
+    assert browser_check.network_problems(net, base) == ["request left 127.0.0.1: https://cdn.x.org/a.js"]
+    net = {"requests": [base + "a.js"], "failures": [base + "gone.js HTTP 404"]}
+    assert browser_check.network_problems(net, base) == [f"request failed: {base}gone.js HTTP 404"]
+
+
+def test_serve_is_local_and_stops(tmp_path):
+    (tmp_path / "index.html").write_text("hello")
+    with browser_check.serve(tmp_path) as base:
+        assert base.startswith("http://127.0.0.1:")
+        assert urllib.request.urlopen(base + "index.html", timeout=5).read() == b"hello"
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(base + "index.html", timeout=2)
