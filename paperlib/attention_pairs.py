@@ -272,16 +272,11 @@ class AttentionPairsExplainer:
     def __init__(self, view, tokenizer=None, words=None, sim=None, K: int = 100,
                  max_pairs: int = 100, top_dims: int | None = None,
                  as_model_input: bool = False, drop_identical: bool = True):
-        from paperlib.vocab import WordIndex, load_vocab_words, word_embeddings, word_token_index
+        from paperlib.vocab import resolve_word_index, word_embeddings
 
         self.view, self.K, self.max_pairs, self.top_dims = view, K, max_pairs, top_dims
         self.as_model_input, self.drop_identical = as_model_input, drop_identical
-        if isinstance(words, WordIndex):
-            self.index = words
-        else:
-            if tokenizer is None:
-                raise ParameterError("a tokenizer is needed to build the word index")
-            self.index = word_token_index(tokenizer, load_vocab_words() if words is None else words)
+        self.index = resolve_word_index(tokenizer, words)
         emb = word_embeddings(view.embed_in, self.index)
         self.word_emb = _gain_free_norm(emb, view.norm) if as_model_input else emb
         if sim is None:

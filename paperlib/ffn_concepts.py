@@ -184,17 +184,12 @@ class FFNConceptsExplainer:
 
     def __init__(self, view, tokenizer=None, words=None, R: int = 300, K: int = 15,
                  cov_dtype: torch.dtype = torch.float32, full_spectrum: bool = False):
-        from paperlib.vocab import WordIndex, load_vocab_words, word_embeddings, word_token_index
+        from paperlib.vocab import resolve_word_index, word_embeddings
 
         check_count("R", R, 1, view.d_model)
         self.view, self.R, self.K, self.cov_dtype = view, R, K, cov_dtype
         self.full_spectrum = full_spectrum
-        if isinstance(words, WordIndex):
-            self.index = words
-        else:
-            if tokenizer is None:
-                raise ParameterError("a tokenizer is needed to build the word index")
-            self.index = word_token_index(tokenizer, load_vocab_words() if words is None else words)
+        self.index = resolve_word_index(tokenizer, words)
         self.out_emb = word_embeddings(view.embed_out, self.index)
 
     def layer(self, layer: int) -> FFNConcepts:

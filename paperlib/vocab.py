@@ -185,3 +185,13 @@ def word_embeddings(emb: torch.Tensor, index: WordIndex,
     ids = index.token_ids.to(emb.device)
     offsets = index.offsets.to(emb.device)
     return torch.nn.functional.embedding_bag(ids, emb.to(dtype), offsets, mode="mean")
+
+
+def resolve_word_index(tokenizer, words=None) -> "WordIndex":
+    """A prepared :class:`WordIndex` as given, else one built for ``words``
+    (default: the ShareGPT vocabulary) under ``tokenizer``."""
+    if isinstance(words, WordIndex):
+        return words
+    if tokenizer is None:
+        raise ParameterError("a tokenizer is needed to build the word index")
+    return word_token_index(tokenizer, load_vocab_words() if words is None else words)
