@@ -210,11 +210,13 @@ def _browser_controls(L: int, b: int, dataset: str, case_id: str | None, source)
     }
 
 
-def _draw_browser(controls: dict, out, score_box, source, p, max_response_tokens) -> None:
-    """Redraw the browser's figure and score line for the current control values."""
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+def _draw_browser(controls: dict, figure_box, score_box, source, p, max_response_tokens) -> None:
+    """Redraw the browser's figure (a PNG in an HTML widget) and score line.
 
+    The figure goes into an ``HTML`` widget, not an ``Output`` widget: output
+    capture through comm messages can leave a headless executor (papermill /
+    nbclient) waiting forever for a cell that has finished (nbclient issue 312).
+    """
     from .data import load_case
     from . import plots
 
@@ -225,16 +227,12 @@ def _draw_browser(controls: dict, out, score_box, source, p, max_response_tokens
     scores = [f"{m}: {case_instruction_score(c, L=L, b=b, p=p):.4f}" for m, c in cases.items()]
     score_box.value = (f"<b>instruction score</b> (L={L}, b={b}, p={p}): "
                        + html.escape(";  ".join(scores)))
-    with out:
-        out.clear_output(wait=True)
-        if model == "both":
-            fig = plots.salient_pair(cases["llama"], cases["vicuna"], L=L, b=b,
-                                     max_response_tokens=max_response_tokens)
-        else:
-            fig = plots.salient_map(cases[model], L=L, b=b,
-                                    max_response_tokens=max_response_tokens)
-        display(fig)
-        plt.close(fig)
+    if model == "both":
+        fig = plots.salient_pair(cases["llama"], cases["vicuna"], L=L, b=b,
+                                 max_response_tokens=max_response_tokens)
+    else:
+        fig = plots.salient_map(cases[model], L=L, b=b, max_response_tokens=max_response_tokens)
+    figure_box.value = figure_to_html(fig, f"{case_id} ({model})")
 
 
 def case_browser(source=None, *, dataset: str = "self-instruct", case_id: str | None = None,
@@ -252,10 +250,10 @@ def case_browser(source=None, *, dataset: str = "self-instruct", case_id: str | 
     check_range("L", L, 1, 20)
     check_range("b", b, 0, L)
     controls = _browser_controls(L, b, dataset, case_id, source)
-    out, score_box = widgets.Output(), widgets.HTML()
+    figure_box, score_box = widgets.HTML(), widgets.HTML()
 
     def redraw(_change=None):
-        _draw_browser(controls, out, score_box, source, p, max_response_tokens)
+        _draw_browser(controls, figure_box, score_box, source, p, max_response_tokens)
 
     def on_dataset(change):
         from .data import case_ids
@@ -272,8 +270,8 @@ def case_browser(source=None, *, dataset: str = "self-instruct", case_id: str | 
         controls[name].observe(redraw, names="value")
     row1 = widgets.HBox([controls["dataset"], controls["case"]])
     row2 = widgets.HBox([controls["model"], controls["L"], controls["b"]])
-    box = widgets.VBox([row1, row2, score_box, out])
-    box.controls, box.output, box.score = controls, out, score_box
+    box = widgets.VBox([row1, row2, score_box, figure_box])
+    box.controls, box.figure, box.score = controls, figure_box, score_box
     box.redraw = redraw
     redraw()
     return box

@@ -302,7 +302,7 @@ def _execute(out_dir: Path, cache: Path, **parameters) -> dict:
     with _env(PAPERLIB_CACHE=cache, PAPERLIB_RESULTS=out_dir / "results"):
         papermill.execute_notebook(str(NOTEBOOK), str(out), parameters=parameters,
                                    kernel_name="python3", cwd=str(ROOT / "notebooks"),
-                                   progress_bar=False)
+                                   progress_bar=False, execution_timeout=600)
     return json.loads(out.read_text(encoding="utf-8"))
 
 

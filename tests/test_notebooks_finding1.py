@@ -40,7 +40,7 @@ def _execute(name: str, out_dir: Path, **parameters) -> tuple[dict, Path]:
         papermill.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"),
                                    str(out_dir / f"{name}.ipynb"), parameters=parameters,
                                    kernel_name="python3", cwd=str(ROOT / "notebooks"),
-                                   progress_bar=False)
+                                   progress_bar=False, execution_timeout=600)
     finally:
         if old is None:
             os.environ.pop("PAPERLIB_RESULTS", None)

@@ -241,8 +241,10 @@ def test_case_browser_callbacks():
                                max_response_tokens=8)
     c = box.controls
     assert "L=10, b=7" in box.score.value and "llama" in box.score.value
+    assert "data:image/png;base64," in box.figure.value and "lima_author_32 (both)" in box.figure.value
     c["model"].value = "vicuna"
     assert "llama" not in box.score.value
+    assert "lima_author_32 (vicuna)" in box.figure.value
     c["dataset"].value = "mt-bench"
     assert all(cid.startswith("mtbench_") for cid in c["case"].options)
     assert c["case"].value == c["case"].options[0]

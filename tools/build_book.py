@@ -225,7 +225,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--notebooks", default="notebooks", help="source notebook folder under ROOT")
     parser.add_argument("--reuse", action="store_true",
                         help="keep executed copies whose notebook and paperlib code are unchanged")
-    parser.add_argument("--cell-timeout", type=float, default=1800.0,
+    parser.add_argument("--cell-timeout", type=float, default=900.0,
                         help="seconds one cell may run before the notebook fails (0 = no limit)")
     parser.add_argument("--skip-execute", action="store_true", help="render existing executed copies")
     return parser.parse_args(argv)
