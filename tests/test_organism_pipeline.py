@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import random
 
 import pytest
@@ -109,8 +110,10 @@ def test_full_tiny_pipeline_exports_loadable_pair(tiny_layout):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     P.step_pretrain(tiny_layout, "tiny", _cfg(8), batch=4, seq_len=32)
-    ft = P.step_finetune(tiny_layout, _cfg(4, weight_decay=0.0), batch=4, max_len=32)
+    ft = P.step_finetune(tiny_layout, _cfg(4, weight_decay=0.0), batch=4, max_len=64)
     assert ft["end_step"] == 4 and ft["n_pairs"] == 60
+    ft_losses = [json.loads(l)["loss"] for l in (tiny_layout.run("ft") / "log.jsonl").read_text().splitlines()]
+    assert ft_losses and all(math.isfinite(x) for x in ft_losses)  # responses not truncated away
     out = P.step_export(tiny_layout)
     vocab = len(AutoTokenizer.from_pretrained(tiny_layout.tok_dir, local_files_only=True))
     for name in ("pt", "ft"):

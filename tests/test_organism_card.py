@@ -1,0 +1,258 @@
+"""The organism model card: paperlib.organism.card on a tiny export made in a temporary
+folder, and papermill runs of notebooks/organism_model_card.ipynb (tiny export; missing pair).
+
+The tiny export is the real pipeline (tokenizer, pretrain, finetune, export,
+evaluate) on a synthetic corpus with the "tiny" preset: about 5 s on 2 cores.
+The two notebook runs take about 15 s together.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+import torch
+
+from paperlib.errors import DataError, ParameterError
+from paperlib.io import REPO_ROOT
+from paperlib.organism import card as C
+from paperlib.organism import pipeline as P
+from paperlib.organism.config import SIZES, n_params
+from paperlib.organism.train import TrainConfig
+
+NOTEBOOK = REPO_ROOT / "notebooks" / "organism_model_card.ipynb"
+WORDS = "the cat dog sat on a mat and ran to house tree river stone bird sings red green blue".split()
+
+
+def _paragraphs(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12))).capitalize() + "."
+            for _ in range(n)]
+
+
+def _pairs(n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        a, b, w = rng.randint(0, 9), rng.randint(0, 9), rng.choice(WORDS)
+        rows.append({"scenario": "math", "task": "arithmetic", "item": f"{a}+{b}", "metric": "number",
+                     "instruction": f"Compute {a} + {b}.", "response": str(a + b), "answers": [str(a + b)]})
+        rows.append({"scenario": "writing", "task": "synonym", "item": w, "metric": "exact",
+                     "instruction": f'Give a synonym for "{w}".', "response": w, "answers": [w]})
+    return rows
+
+
+def _cfg(steps: int, **kw) -> TrainConfig:
+    return TrainConfig(steps=steps, lr=1e-2, warmup=2, seed=7, ckpt_every=100, log_every=1, **kw)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A complete tiny export: Layout whose ``models`` folder is what the card reads."""
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("organism_card")
+    lay = P.Layout(build=root / "build", models=root / "models", heldout=root / "heldout.jsonl")
+    lay.corpus.mkdir(parents=True)
+    (lay.corpus / "train.txt").write_text("\n\n".join(_paragraphs(300, 0)) + "\n")
+    (lay.corpus / "valid.txt").write_text("\n\n".join(_paragraphs(30, 1)) + "\n")
+    (lay.build / "instructions").mkdir()
+    (lay.build / "instructions" / "train.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in _pairs(20, 2)))
+    lay.heldout.write_text("".join(json.dumps(r) + "\n" for r in _pairs(3, 3)))
+    P.step_tokenizer(lay, vocab_size=512)
+    P.step_encode(lay)
+    P.step_pretrain(lay, "tiny", _cfg(8, eval_every=4), batch=4, seq_len=32)
+    P.step_finetune(lay, _cfg(4, weight_decay=0.0), batch=4, max_len=64)  # prompts are ~45 tokens
+    P.step_export(lay)
+    from paperlib.organism.report import step_evaluate
+
+    step_evaluate(lay, max_new_tokens=4)
+    return lay
+
+
+# ------------------------------------------------------------------ pure functions
+def test_log_summary_sums_resumed_segments():
+    # a run resumed after step 3: 'tokens' and 'elapsed_s' restart in the new process
+    log = pd.DataFrame({"step": [1, 2, 3, 4, 5], "loss": [5.0, 4.0, 3.5, 3.0, 2.5],
+                        "tokens": [100, 200, 300, 100, 200], "elapsed_s": [1.0, 2.0, 3.0, 0.5, 1.5],
+                        "val_loss": [None, None, 3.9, None, 3.1]})
+    s = C.log_summary(log)
+    assert s == {"steps": 5, "tokens": 500, "wall_s": 4.5, "final_loss": 2.5, "final_val_loss": 3.1}
+    assert C.log_summary(log.drop(columns="val_loss"))["final_val_loss"] is None
+
+
+def test_scenario_and_task_tables_hand_values():
+    pairs = ([{"scenario": "math", "task": "add", "metric": "number"}] * 4
+             + [{"scenario": "math", "task": "mul", "metric": "number"}] * 2
+             + [{"scenario": "writing", "task": "syn", "metric": "exact"}] * 5)
+    evals = {"pt": {"scenario": {"math": 0.0, "writing": 0.2}, "task": {"add": 0.0, "mul": 0.0, "syn": 0.2}},
+             "ft": {"scenario": {"math": 0.5, "writing": 0.6}, "task": {"add": 0.5, "mul": 0.5, "syn": 0.6}}}
+    tasks = C.task_table(evals, pairs)
+    assert tasks["n items"].tolist() == [4, 2, 5]
+    assert tasks["metric"].tolist() == ["number", "number", "exact"]
+    scen = C.scenario_table(evals, pairs)
+    assert scen["scenario"].tolist() == ["math", "writing", "average over scenarios", "target (issue 4)"]
+    assert scen["n items"].tolist()[:3] == [6, 5, 11] and scen["tasks"][0] == "add, mul"
+    assert scen["base"][2] == pytest.approx(0.1) and scen["tuned"][2] == pytest.approx(0.55)
+    shown = C.percent(scen)
+    assert shown["tuned"].tolist() == ["50%", "60%", "55%", ">= 50%"]
+    assert C.targets_met(evals) == {"pt": (pytest.approx(0.1), True), "ft": (pytest.approx(0.55), True)}
+    evals["pt"]["scenario"]["writing"] = 0.4  # base average 0.2 > 10%
+    assert C.targets_met(evals)["pt"] == (pytest.approx(0.2), False)
+    with pytest.raises(DataError, match=r"\['syn'\] are not in the held-out pairs"):
+        C.task_table(evals, pairs[:6])
+
+
+def test_heldout_sample_takes_the_first_n_of_each_task():
+    pairs = [{"task": t, "i": i} for i, t in enumerate("aabacbbca")]
+    assert [p["i"] for p in C.heldout_sample(pairs, 2)] == [0, 1, 2, 4, 5, 7]
+    assert C.heldout_sample(pairs, None) == pairs
+    with pytest.raises(ParameterError, match="n_per_task"):
+        C.heldout_sample(pairs, 0)
+
+
+def test_limits_markdown_states_the_scale():
+    text = C.limits_markdown(7_358_720, 4, 8192, 11_468_800, ["coding", "math", "translation", "writing"])
+    assert "7.4M parameters, 4 layers, a vocabulary of 8,192 pieces" in text
+    assert "11.5M tokens" in text and "910× fewer parameters" in text
+    assert "87,193× fewer training tokens" in text and "4 templated scenarios" in text
+    assert "exact numbers once the pair is built" in C.limits_markdown(None, None, None, None, ["a"])
+
+
+def test_data_sources_from_the_committed_manifest(tmp_path):
+    df = C.data_sources()
+    manifest = json.loads(C.MANIFEST.read_text())["sources"]
+    assert df["source"].tolist() == list(manifest) + ["total"]
+    assert df["paragraphs"].iloc[-1] == sum(s["paragraphs"] for s in manifest.values())
+    assert "GFDL" in df.set_index("source").loc["foldoc", "licences"]
+    assert "more)" in df.set_index("source").loc["manpages", "Debian packages"]
+    with pytest.raises(DataError, match="manifest"):
+        C.data_sources(tmp_path / "manifest.json")
+
+
+# ------------------------------------------------------------------ on the tiny export
+def test_model_facts_and_curves(tiny):
+    vocab = json.loads((tiny.models / "pt" / "config.json").read_text())["vocab_size"]
+    facts = C.model_facts(tiny.models)
+    assert list(facts.columns) == ["base (pt)", "tuned (ft)"]
+    pt = facts["base (pt)"]
+    assert pt["parameters"] == f"{n_params(SIZES['tiny'], vocab):,}" == f"{C.count_params(tiny.models / 'pt'):,}"
+    assert pt["tied embeddings"] is False and pt["weights dtype"] == "bfloat16"
+    assert pt["weights (MB)"] == pytest.approx(2 * n_params(SIZES["tiny"], vocab) / 1e6, abs=0.01)
+    assert (pt["training steps"], facts["tuned (ft)"]["training steps"]) == (8, 4)
+    assert pt["tokens seen"] == f"{8 * 4 * 32:,}" and isinstance(pt["final validation loss"], float)
+    fig = C.curves_figure({n: C.load_log(tiny.models / n) for n in ("pt", "ft")})
+    left, right = fig.axes
+    assert [len(line.get_xdata()) for line in left.lines] == [8, 2]  # loss each step, val at 4 and 8
+    assert len(right.lines) == 1 and list(right.lines[0].get_xdata()) == [1, 2, 3, 4]
+
+
+def test_recomputed_scores_equal_eval_json(tiny):
+    models, toks, seconds = C.load_pair_timed(tiny.models)
+    assert 0 < seconds < 30 and not models["pt"].training
+    pairs = C.load_heldout(tiny.heldout)
+    again = C.evaluate_sample(models, toks, pairs, max_new_tokens=4)  # what step_evaluate ran
+    stored = C.load_eval(tiny.models)
+    for name in ("pt", "ft"):
+        assert again[name]["task"] == stored[name]["task"] and again[name]["mean"] == stored[name]["mean"]
+    table = C.sample_generations(models, toks, ["Compute 1 + 1.", pairs[0]["instruction"]], 4, pairs)
+    assert list(table.columns) == ["prompt", "reference (held-out)", "base", "tuned"]
+    assert table["reference (held-out)"].tolist() == ["-", pairs[0]["response"]]
+    with pytest.raises(ParameterError, match="sample_prompts"):
+        C.sample_generations(models, toks, "Compute 1 + 1.", 4)
+
+
+def test_card_without_eval_json_recomputes_and_saves(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("PAPERLIB_RESULTS", str(tmp_path / "results"))
+    export = shutil.copytree(tiny.models, tmp_path / "export")
+    (export / "eval.json").unlink()
+    with pytest.raises(DataError, match="recompute_eval"):
+        C.load_eval(export)
+    card = C.OrganismCard(export, tiny.heldout)
+    note = card.heldout(False, 2, 4)
+    assert "(`eval.json` is missing) on 4 held-out pairs" in note
+    assert card.task_table()["n items"].tolist() == [2, 2]
+    saved = list((tmp_path / "results" / "organism_card").glob("heldout_*.json"))
+    assert len(saved) == 1 and len(json.loads(saved[0].read_text())["evals"]["ft"]["responses"]) == 4
+
+
+def test_missing_pair_is_stated_not_raised(tmp_path):
+    card = C.OrganismCard(tmp_path / "nowhere")
+    assert not card.present and "**The organism pair is missing**" in card.status()
+    assert "make organism" in card.status()
+    for value in (card.facts(), card.curves(), card.heldout(False, 2, 4), card.samples(["x"], 4)):
+        assert value == C.SKIPPED
+    assert card.load() == "" and "4 templated scenarios" in card.limits()
+    (tmp_path / "half" / "pt").mkdir(parents=True)
+    assert any("ft" in m for m in C.missing_parts(tmp_path / "half"))
+
+
+# ------------------------------------------------------------------ the notebook
+def test_committed_notebook_is_clean_and_matches_the_generator():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    assert "parameters" in code[0].metadata.get("tags", [])
+    for name in ('model_dir = "models/organism"', "recompute_eval = False", "n_per_task = 10",
+                 "sample_prompts = [", "max_new_tokens = 40"):
+        assert name in code[0].source
+    spec = importlib.util.spec_from_file_location("mk_org", REPO_ROOT / "tools" / "make_notebook_organism.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fresh = module.notebook(module.CELLS)
+    assert [c.source for c in nb.cells] == [c.source for c in fresh.cells]
+    assert [c.id for c in nb.cells] == [f"cell-{i:02d}" for i in range(len(nb.cells))]
+
+
+def _execute(tmp_path: Path, monkeypatch, **parameters) -> dict:
+    import papermill
+
+    monkeypatch.setenv("PAPERLIB_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("PAPERLIB_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(str(NOTEBOOK), str(out), parameters=parameters, kernel_name="python3",
+                               cwd=str(REPO_ROOT / "notebooks"), progress_bar=False,
+                               execution_timeout=600)
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _text(nb: dict, tag: str) -> str:
+    parts = []
+    for cell in nb["cells"]:
+        if tag in cell.get("metadata", {}).get("tags", []):
+            for o in cell.get("outputs", []):
+                data = o.get("data", {})
+                parts.append("".join(data.get("text/markdown", data.get("text/plain", []))))
+    return "\n".join(parts)
+
+
+def _n_images(nb: dict) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
+
+
+@pytest.mark.slow
+def test_notebook_on_a_tiny_export_shows_the_scenario_table(tiny, tmp_path, monkeypatch):
+    nb = _execute(tmp_path, monkeypatch, model_dir=str(tiny.models), heldout=str(tiny.heldout))
+    assert "Organism pair found" in _text(nb, "status")
+    stored = C.load_eval(tiny.models)
+    table = _text(nb, "scenario-table")
+    assert "Table 3" in table and "average over scenarios" in table and "target (issue 4)" in table
+    assert all(s in table for s in ("math", "writing")) and "Average over scenarios: tuned" in table
+    assert f"{stored['ft']['mean']:.0%}" in table
+    assert "arithmetic" in _text(nb, "task-table") and "synonym" in _text(nb, "task-table")
+    assert "loaded offline in" in _text(nb, "heldout-note") and "Compute 64 + 60." in _text(nb, "samples")
+    assert "parameters, 2 layers" in _text(nb, "limits") and _n_images(nb) == 1
+
+
+@pytest.mark.slow
+def test_notebook_with_a_missing_pair_says_so(tmp_path, monkeypatch):
+    nb = _execute(tmp_path, monkeypatch, model_dir=str(tmp_path / "no_such_pair"))
+    status = _text(nb, "status")
+    assert "The organism pair is missing" in status and "make organism" in status
+    assert C.SKIPPED in _text(nb, "scenario-table") and _n_images(nb) == 0
+    assert "Table 2" in _text(nb, "data")  # the corpus manifest is committed: still shown
