@@ -17,28 +17,22 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 
 from paperlib.errors import DataError, ParameterError, check_range
 from paperlib.io import REPO_ROOT, atomic_write_text, param_key, results_dir
+from paperlib.organism.heldout import (  # noqa: F401  (re-exported for the notebook)
+    HELDOUT, resolve, ROLES, TARGETS, evaluate_sample, heldout_sample, load_eval, load_heldout, percent,
+    scenario_table, targets_met, task_table,
+)
 
-ROLES = {"pt": "base", "ft": "tuned"}
-TARGETS = {"pt": ("<=", 0.10), "ft": (">=", 0.50)}  # issue 4: averaged over the scenarios
 MANIFEST = REPO_ROOT / "data" / "organism" / "manifest.json"
-HELDOUT = REPO_ROOT / "data" / "organism" / "heldout_test.jsonl"
 BUILD_HINT = ("Build it with `make organism` (Debian packages of `data/organism/README.md`, "
               "then `scripts/train_organism.py all`), or pass another export with "
               "`papermill ... -p model_dir PATH`.")
 LLAMA_7B = {"params": 6.7e9, "layers": 32, "vocab": 32000, "tokens": 1.0e12}
-
-
-def resolve(path) -> Path:
-    """``path`` as an absolute Path; a relative path is taken from the repository root."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else REPO_ROOT / p
 
 
 def missing_parts(model_dir) -> list[str]:
@@ -163,103 +157,6 @@ def data_sources(manifest=MANIFEST) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------- held-out evaluation
-def load_heldout(path=HELDOUT) -> list[dict]:
-    """Held-out pairs (each with scenario, task, instruction, response, metric)."""
-    from paperlib.organism.data import load_pairs
-
-    pairs = load_pairs(resolve(path))
-    bad = [i for i, p in enumerate(pairs) if not {"scenario", "task"} <= p.keys()]
-    if bad:
-        raise DataError(f"{path}: pairs {bad[:5]} lack 'scenario' or 'task'")
-    return pairs
-
-
-def heldout_sample(pairs: list[dict], n_per_task) -> list[dict]:
-    """The first ``n_per_task`` pairs of every task, in file order (None = all pairs)."""
-    if n_per_task is None:
-        return list(pairs)
-    check_range("n_per_task", n_per_task, 1, 1_000_000)
-    seen: Counter = Counter()
-    out = []
-    for p in pairs:
-        seen[p["task"]] += 1
-        if seen[p["task"]] <= n_per_task:
-            out.append(p)
-    return out
-
-
-def load_eval(model_dir) -> dict:
-    """``<model_dir>/eval.json`` as written by ``report.step_evaluate``."""
-    path = resolve(model_dir) / "eval.json"
-    if not path.is_file():
-        raise DataError(f"{path} not found: run `scripts/train_organism.py evaluate` "
-                        "or set recompute_eval = True")
-    evals = json.loads(path.read_text())
-    if not all(k in evals and "task" in evals[k] for k in ROLES):
-        raise DataError(f"{path} lacks per-task results of 'pt' and 'ft'")
-    return evals
-
-
-def evaluate_sample(models: dict, tokenizers: dict, pairs: list[dict], max_new_tokens: int = 40) -> dict:
-    """Re-score both models on ``pairs`` (greedy): same layout as eval.json, plus responses."""
-    from paperlib.organism.evaluate import evaluate_pairs
-
-    check_range("max_new_tokens", max_new_tokens, 1, 4096)
-    return {name: evaluate_pairs(models[name], tokenizers[name], pairs, max_new_tokens=max_new_tokens)
-            for name in ROLES}
-
-
-def task_table(evals: dict, pairs: list[dict]) -> pd.DataFrame:
-    """Per task: scenario, task, metric, n items, base share, tuned share (tasks in ``evals``)."""
-    from paperlib.organism.evaluate import TASK_METRIC
-
-    tasks = list(evals["ft"]["task"])
-    n = pd.Series([p["task"] for p in pairs]).value_counts()
-    unknown = [t for t in tasks if t not in n.index]
-    if unknown:
-        raise DataError(f"evaluated tasks {unknown} are not in the held-out pairs given; "
-                        "pass the held-out file the evaluation used (or recompute)")
-    scen = {p["task"]: p["scenario"] for p in pairs}
-    metric = {p["task"]: p.get("metric") or TASK_METRIC.get(p["task"], "?") for p in pairs}
-    rows = [{"scenario": scen[t], "task": t, "metric": metric[t], "n items": int(n[t]),
-             "base": evals["pt"]["task"].get(t), "tuned": evals["ft"]["task"][t]} for t in tasks]
-    return pd.DataFrame(rows).sort_values(["scenario", "task"], ignore_index=True)
-
-
-def scenario_table(evals: dict, pairs: list[dict]) -> pd.DataFrame:
-    """Per scenario: n items, base and tuned share; then the average over scenarios and the targets."""
-    tasks = task_table(evals, pairs)
-    rows = [{"scenario": s, "tasks": ", ".join(g["task"]), "n items": int(g["n items"].sum()),
-             "base": evals["pt"]["scenario"][s], "tuned": evals["ft"]["scenario"][s]}
-            for s, g in tasks.groupby("scenario")]
-    df = pd.DataFrame(rows)
-    avg = {"scenario": "average over scenarios", "tasks": "", "n items": int(df["n items"].sum()),
-           "base": float(df["base"].mean()), "tuned": float(df["tuned"].mean())}
-    target = {"scenario": "target (issue 4)", "tasks": "", "n items": "",
-              "base": f"{TARGETS['pt'][0]} {TARGETS['pt'][1]:.0%}",
-              "tuned": f"{TARGETS['ft'][0]} {TARGETS['ft'][1]:.0%}"}
-    return pd.concat([df, pd.DataFrame([avg, target])], ignore_index=True)
-
-
-def targets_met(evals: dict) -> dict:
-    """``{"pt"|"ft": (average share over scenarios, target met?)}``."""
-    out = {}
-    for name, (op, bound) in TARGETS.items():
-        scen = evals[name]["scenario"]
-        avg = sum(scen.values()) / max(1, len(scen))
-        out[name] = (avg, avg <= bound if op == "<=" else avg >= bound)
-    return out
-
-
-def percent(df: pd.DataFrame, columns=("base", "tuned")) -> pd.DataFrame:
-    """Copy of ``df`` with the share columns written as percentages (strings left as they are)."""
-    out = df.copy()
-    for c in columns:
-        out[c] = [f"{v:.0%}" if isinstance(v, float) else ("" if v is None else v) for v in out[c]]
-    return out.fillna("")
-
-
-# ------------------------------------------------------------------- models
 def load_pair_timed(model_dir) -> tuple[dict, dict, float]:
     """Load both models + tokenizers offline (float32, eval); also the seconds it took.
 
