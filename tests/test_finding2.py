@@ -1,0 +1,322 @@
+"""Chapter "Finding 2" (Fig 2, Table 3): paperlib.finding2 glue and papermill runs of
+notebooks/fig2_table3_attention_pairs.ipynb.
+
+The notebook runs twice (about 40 s in all on 2 cores): defaults (the shipped
+pair, or the random fallback while it is missing) and K=20. Cache and results go
+to temporary folders (PAPERLIB_CACHE / PAPERLIB_RESULTS).
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import math
+import os
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+from scipy import stats as sps
+
+from paperlib import finding2 as f2
+from paperlib.errors import ParameterError
+from paperlib.live import LivePair
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "notebooks" / "fig2_table3_attention_pairs.ipynb"
+ORGANISM_MISSING = not (ROOT / "models" / "organism" / "pt").is_dir()
+
+
+# --- verb lists, groups -----------------------------------------------------------------
+
+def test_organism_verbs_read_from_the_templates():
+    verbs = f2.organism_instruction_verbs()
+    for v in ("define", "write", "translate", "explain", "compute", "list", "give",
+              "describe", "name", "tell", "use", "calculate"):
+        assert v in verbs
+    assert not {"what", "how", "in", "a", "there"} & set(verbs)
+
+
+def test_organism_verbs_hand_made_script_and_missing_file(tmp_path):
+    script = tmp_path / "make.py"
+    script.write_text('A = ["Define {w}.", "What is {w}?"]\nB = {"+": ["Add {a} and {b}.", '
+                      '"In Python, do it."]}\nlower = ["Write {w}."]\n'
+                      'C = [("Sort {n} now.", "+")]\n', encoding="utf-8")
+    assert f2.organism_instruction_verbs(script) == ["define", "add", "sort"]
+    assert f2.organism_instruction_verbs(tmp_path / "none.py") == list(f2.ORGANISM_VERBS_FALLBACK)
+
+
+def test_instruction_and_general_verbs():
+    inst = f2.instruction_verbs()
+    assert inst[:len(f2.PAPER_INSTRUCTION_VERBS)] == list(f2.PAPER_INSTRUCTION_VERBS)
+    assert len(inst) == len(set(inst)) and "define" in inst
+    assert f2.instruction_verbs([" Write", "write", "GO"]) == ["write", "go"]
+    for bad in ("write", [], ["ok", ""], ["ok", 3]):
+        with pytest.raises(ParameterError):
+            f2.instruction_verbs(bad)
+    gen = f2.general_verbs(40, exclude=inst)
+    assert len(gen) == 40 and not set(gen) & set(inst)
+    assert gen[:3] == ["be", "can", "will"] and "the" not in gen
+    assert all(f2.is_verb_base(v) for v in gen)
+    assert f2.general_verbs(5, exclude=["go"], verbs=["Go", "see"]) == ["see"]
+    with pytest.raises(ParameterError):
+        f2.general_verbs(0)
+
+
+def test_group_size_and_layers():
+    assert [f2.resolve_group_size("auto", n) for n in (32, 4, 7, 8, 16, 40)] == [4, 1, 1, 1, 2, 5]
+    assert f2.resolve_group_size(2, 4) == 2
+    for bad in (0, 5, "two", True):
+        with pytest.raises(ParameterError):
+            f2.resolve_group_size(bad, 4)
+    assert f2.resolve_layers(None, 3) == [0, 1, 2] and f2.resolve_layers([-1, 0], 3) == [0, 2]
+    with pytest.raises(ParameterError):
+        f2.resolve_layers([3], 3)
+    assert f2.verb_coverage(["Write", "go"], ["write", "see"]) == (["write"], ["see"])
+
+
+# --- hand-built head explanations ---------------------------------------------------------
+
+class _FakePairs:
+    """Stands in for AttentionPairs: H heads x 1 dim, neuron list = head list."""
+
+    def __init__(self, heads: dict):
+        self.heads_ = heads
+        self.dim_rank = torch.zeros(len(heads), 1)
+
+    def head_explanations(self):
+        return self.heads_
+
+    def head_pairs(self, h):
+        return self.heads_[h]
+
+    def neuron_pairs(self, h, d):
+        return self.heads_[h]
+
+
+W, T, E, P, X, Y, H_, G, S = ("write", "text"), ("write", "essay"), ("explain", "why"), \
+    ("write", "pen"), ("explain", "how"), ("a", "b"), ("<b>", "x"), ("go", "see"), ("c", "d")
+
+
+@pytest.fixture()
+def hand_att():
+    """Layer 0: write 1->2 (h0), write 1->0 and explain 1->2 (h1), go/see 1->0 (h2).
+    Layer 1: nothing changes (h1 empty in both)."""
+    return {"pt": {0: _FakePairs({0: [W], 1: [P, E], 2: [G]}), 1: _FakePairs({0: [Y], 1: []})},
+            "ft": {0: _FakePairs({0: [W, T], 1: [E, X], 2: []}), 1: _FakePairs({0: [Y], 1: []})}}
+
+
+def test_fig2_table_hand_worked(hand_att):
+    df = f2.fig2_table(hand_att, n_layers=2, group_size=1)
+    # layer 1: heads 1 - 1/2, 1 - 1/3, 1 - 0/1; layer 2: head 0 unchanged, head 1 empty -> left out
+    assert list(df["layers"]) == ["1-1", "2-2"] and list(df["n_heads"]) == [3, 1]
+    assert df["heads_changed"].tolist() == pytest.approx([(0.5 + 2 / 3 + 1) / 3, 0.0])
+    assert df["neurons_changed"].tolist() == pytest.approx(df["heads_changed"].tolist())
+    one = f2.fig2_table(hand_att, n_layers=2, group_size=2)
+    assert one["heads_changed"].tolist() == pytest.approx([(0.5 + 2 / 3 + 1) / 4])
+    only_first = f2.fig2_table({n: {0: hand_att[n][0]} for n in hand_att}, 4, 1)
+    assert list(only_first["layers"]) == ["1-1"]          # groups with no layer dropped
+
+
+def test_table3_hand_worked(hand_att):
+    t3 = f2.table3(hand_att, ["write", "explain"], ["go", "see"], n_layers=2, group_size=1)
+    row = t3.iloc[0]
+    # write: heads 0 (+), 1 (-) -> 50%; explain: head 1 (+) -> 100%; go, see: head 2 (-) -> 0%
+    assert (row.instruct_mean, row.instruct_std, row.instruct_n) == (75.0, 25.0, 2)
+    assert (row.general_mean, row.general_std, row.general_n) == (0.0, 0.0, 2)
+    assert row.p_value == pytest.approx(sps.ttest_ind([50, 100], [0, 0], equal_var=False).pvalue)
+    assert t3.iloc[1].instruct_n == 0 and math.isnan(t3.iloc[1].p_value)
+    cmp, same = f2.table3_comparison(t3, 2)  # layer 1 of 2 = paper 1-16: centre on a boundary
+    assert not same and list(cmp["paper group at same depth"]) == ["5-8", "21-24"]
+    assert cmp["ours: instruct higher"].tolist() == [True, "–"]
+    assert cmp["instruct (ours)"][0] == "75.00 ± 25.00" and cmp["verbs (instr/gen)"][0] == "2/2"
+
+
+def test_table3_comparison_same_groups_and_depth_mapping():
+    paper = f2.paper_table3()
+    ours = paper.assign(instruct_n=5, general_n=9)
+    cmp, same = f2.table3_comparison(ours, 32)
+    assert same and list(cmp["paper layers"]) == list(paper["layers"])
+    assert cmp["paper: instruct higher"].tolist() == [True] * 5 + [False] * 3
+    assert [f2._depth_group(f"{a}-{a}", 4) for a in (1, 2, 3, 4)] == [0, 2, 4, 6]
+    assert f2._depth_group("1-2", 4) == 1 and f2._depth_group("3-4", 4) == 5
+
+
+def _pair(fallback=False):
+    return LivePair(None, None, None, None, "fake pair", "note", fallback)
+
+
+def test_conclusion_built_from_results(hand_att):
+    fig2 = f2.fig2_table(hand_att, 2, 1)
+    t3 = f2.table3(hand_att, ["write", "explain"], ["go", "see"], 2, 1)
+    text = f2.conclusion(fig2, t3, 2, _pair())
+    assert "72.2% in layers 1-1, 0.0% in layers 2-2" in text and "not higher" in text
+    assert "below the paper's 35%" in text
+    assert "layers 1-1: 75.0% vs 0.0% (p = 0.205)" in text and "**holds**" in text
+    assert "ahead in 1 of 1 lower groups, significantly (Welch, p < 0.05) in 0" in text
+    assert "random stand-in" in f2.conclusion(fig2, t3, 2, _pair(True))
+    flipped = t3.assign(instruct_mean=t3.general_mean, general_mean=t3.instruct_mean)
+    assert "**does not hold**" in f2.table3_sentence(flipped, 2)
+    assert "cannot be judged" in f2.table3_sentence(t3.iloc[1:], 2)
+
+
+def test_fig2_sentence_trend():
+    import pandas as pd
+
+    up = pd.DataFrame({"layers": ["1-1", "2-2", "3-3"], "heads_changed": [0.1, 0.2, 0.4]})
+    assert "rises with depth (Spearman ρ = 1.00 over 3 groups)" in f2.fig2_sentence(up)
+    assert "above the paper's 35%" in f2.fig2_sentence(up)
+    down = up.assign(heads_changed=[0.4, 0.2, 0.1])
+    assert "does not clearly rise" in f2.fig2_sentence(down)
+
+
+def test_pairs_html_and_browser(hand_att):
+    page = f2.pairs_html(hand_att, 0, 1, top=5)
+    assert "explain → why =" in page and "write → pen =" not in page and "<tr><td>2</td>" in page
+    assert "&lt;b&gt;" in f2.pairs_html({n: {0: _FakePairs({0: [H_]})} for n in ("pt", "ft")}, 0, 0)
+    choices = f2.browse_choices(hand_att, per_layer=1)
+    assert choices == [(0, 1), (1, 0)]
+    box = f2.pair_browser(hand_att, choices)
+    assert len(box.stack.children) == 2 and box.dropdown.options == ("layer 1, head 1",
+                                                                     "layer 2, head 0")
+    assert f2.browse_choices(hand_att, per_layer=1, limit=1) == [(0, 1)]
+    with pytest.raises(ParameterError):
+        f2.pair_browser(hand_att, [])
+    assert f2.example_layers(hand_att) == [0, 1]
+
+
+# --- tiny random models ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_att():
+    from paperlib.attention_pairs import AttentionPairsExplainer
+    from paperlib.models import canonical_view
+    from paperlib.similarity import DictSimilarity
+    from paperlib.testing import _WORDS, tiny_model, tiny_tokenizer
+
+    words = list(dict.fromkeys(_WORDS))[:80]
+    g = torch.Generator().manual_seed(0)
+    table = DictSimilarity({w: torch.randn(8, generator=g).numpy() for w in words}).table(
+        words, reference=words, z=0.0, use_cache=False)
+    tok = tiny_tokenizer()
+
+    def run(seed):
+        return AttentionPairsExplainer(canonical_view(tiny_model("llama", seed=seed)), tok,
+                                       words, table, K=12, max_pairs=30)()
+    return {"pt": run(0), "same": run(0), "ft": run(1)}
+
+
+def test_identical_models_change_nothing(tiny_att):
+    att = {"pt": tiny_att["pt"], "ft": tiny_att["same"]}
+    fig2 = f2.fig2_table(att, 2, 1)
+    assert fig2["heads_changed"].tolist() == [0.0, 0.0] and fig2["n_neurons"].min() > 0
+    t3 = f2.table3(att, ["write", "use"], ["go", "see", "look"], 2, 1)
+    assert (t3["instruct_n"] == 0).all() and "cannot be judged" in f2.table3_sentence(t3, 2)
+
+
+def test_different_models_change_pairs(tiny_att):
+    att = {"pt": tiny_att["pt"], "ft": tiny_att["ft"]}
+    fig2 = f2.fig2_table(att, 2, 1)
+    assert (fig2["heads_changed"] > 0.3).all() and (fig2["neurons_changed"] <= 1).all()
+    t3 = f2.table3(att, f2.instruction_verbs(), f2.general_verbs(100), 2, 1)
+    assert list(t3["layers"]) == ["1-1", "2-2"] and t3["general_n"].sum() > 0
+    shares = t3[["instruct_mean", "general_mean"]].to_numpy()
+    assert np.all((shares[np.isfinite(shares)] >= 0) & (shares[np.isfinite(shares)] <= 100))
+
+
+# --- the committed notebook -------------------------------------------------------------
+
+def test_committed_notebook_is_clean_and_matches_the_generator():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    assert "parameters" in code[0].metadata.get("tags", [])
+    for name in ('model_pt = "organism"', "model_ft = None", "fallback_to_random = True",
+                 "layers = None", "K = 100", "max_pairs = 100", 'group_size = "auto"',
+                 "vocab_size = 3000", 'similarity = "minilm"', "n_general_verbs = 300"):
+        assert name in code[0].source
+    spec = importlib.util.spec_from_file_location("make_notebook_fig2",
+                                                  ROOT / "tools" / "make_notebook_fig2.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert [c.source for c in nb.cells] == [c.source for c in module.notebook(module.CELLS).cells]
+
+
+# --- papermill runs -------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _env(**values):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: str(v) for k, v in values.items()})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")  # shared: the MiniLM table is computed once
+
+
+def _execute(out_dir: Path, cache: Path, **parameters) -> dict:
+    import papermill
+
+    out = out_dir / "out.ipynb"
+    with _env(PAPERLIB_CACHE=cache, PAPERLIB_RESULTS=out_dir / "results"):
+        papermill.execute_notebook(str(NOTEBOOK), str(out), parameters=parameters,
+                                   kernel_name="python3", cwd=str(ROOT / "notebooks"),
+                                   progress_bar=False, execution_timeout=600)
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _text(nb: dict, tag: str) -> str:
+    parts = []
+    for cell in nb["cells"]:
+        if tag in cell.get("metadata", {}).get("tags", []):
+            for o in cell.get("outputs", []):
+                data = o.get("data", {})
+                parts += ["".join(data.get(k, [])) for k in ("text/markdown", "text/plain",
+                                                              "text/html")]
+    return "\n".join(parts)
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory, cache_dir):
+    return _execute(tmp_path_factory.mktemp("defaults"), cache_dir)
+
+
+@pytest.mark.slow
+def test_notebook_defaults(default_run):
+    nb = default_run
+    note = _text(nb, "pair-note")
+    if ORGANISM_MISSING:
+        assert "could not be loaded" in note and "random stand-in pair" in note
+        assert "tiny random-weight LLaMA" in _text(nb, "fig2")
+    else:
+        assert "Model pair loaded" in note and "organism" in note
+    assert "Table 2 · Fig 2" in _text(nb, "fig2") and "heads_changed" in _text(nb, "fig2")
+    t3 = _text(nb, "table3")
+    assert "Table 3 ·" in t3 and "instruct (ours)" in t3 and "p (paper)" in t3
+    assert "78.46" in _text(nb, "paper-table3")
+    assert "K = 100" in _text(nb, "setup") and "3000 candidate words" in _text(nb, "setup")
+    assert "Table 4 · top 10 head-level pairs, layer 1" in _text(nb, "examples")
+    assert "paper's direction" in _text(nb, "conclusion")
+    assert any("image/png" in o.get("data", {}) for c in nb["cells"]
+               for o in c.get("outputs", []))
+    assert nb["metadata"].get("widgets")  # browser state saved for the static page
+
+
+@pytest.mark.slow
+def test_notebook_parameter_changes_the_output(tmp_path, cache_dir, default_run):
+    nb = _execute(tmp_path, cache_dir, K=20, n_general_verbs=100)
+    assert "K = 20" in _text(nb, "setup") and "General verbs: 100" in _text(nb, "setup")
+    assert _text(nb, "fig2") != _text(default_run, "fig2")
+    assert _text(nb, "table3") != _text(default_run, "table3")
