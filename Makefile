@@ -23,7 +23,7 @@ TORCH_PIN   := torch==2.13.0
 PYTEST_ARGS ?= -q
 BOOK_ARGS   ?=
 
-.PHONY: help venv vendor book test browser-check clean distclean
+.PHONY: help venv system-deps vendor book test browser-check clean distclean
 
 help:
 	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
@@ -42,15 +42,26 @@ $(VENV_STAMP): pyproject.toml
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 --display-name "Python 3 (paperlib)" >/dev/null
 	@touch $@
 
+# Debian data the offline concept annotator reads (WordNet lexicographer files
+# and sense index; nltk reads them from a folder paperlib builds, no download).
+WORDNET_FILES := /usr/share/wordnet/data.noun /usr/share/wordnet/index.sense
+system-deps:
+	@if ls $(WORDNET_FILES) >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian wordnet-base wordnet-sense-index"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wordnet-base wordnet-sense-index; \
+	else echo "make: need Debian packages wordnet-base wordnet-sense-index (sudo apt-get install -y wordnet-base wordnet-sense-index)" >&2; exit 1; fi
+
 vendor: $(VENDOR_STAMP)
 
 $(VENDOR_STAMP): tools/vendor_assets.sh
 	bash tools/vendor_assets.sh book
 
-book: venv vendor
+book: venv system-deps vendor
 	$(PY) tools/build_book.py $(BOOK_ARGS)
 
-test: venv
+test: venv system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 browser-check: venv

@@ -81,6 +81,10 @@ _EXPORTS: dict[str, str | tuple[str, str]] = {
     "compute_ffn_concepts": ("ffn_concepts", "ffn_concepts"), "pca_rows": "ffn_concepts",
     "FFNConcepts": "ffn_concepts", "FFNConceptsExplainer": "ffn_concepts",
     "explain_ffn_layer": "ffn_concepts",
+    # machine annotators of concept word lists (App D)
+    "OfflineAnnotator": "annotate", "LLMAnnotator": "annotate", "Annotation": "annotate",
+    "AnnotationParseError": "annotate", "LLMRequestError": "annotate",
+    "ensure_wordnet": "annotate", "CANNOT_TELL": "annotate",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
