@@ -7,11 +7,8 @@ to temporary folders (PAPERLIB_CACHE / PAPERLIB_RESULTS).
 """
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import json
 import math
-import os
 from pathlib import Path
 
 import nbformat
@@ -23,6 +20,7 @@ from scipy import stats as sps
 from paperlib import finding2 as f2
 from paperlib.errors import ParameterError
 from paperlib.live import LivePair
+from nbrun import output_text, run_notebook
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,45 +245,17 @@ def test_committed_notebook_is_clean_and_matches_the_generator():
 
 # --- papermill runs -------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _env(**values):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update({k: str(v) for k, v in values.items()})
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")  # shared: the MiniLM table is computed once
 
 
 def _execute(out_dir: Path, cache: Path, **parameters) -> dict:
-    import papermill
-
-    out = out_dir / "out.ipynb"
-    with _env(PAPERLIB_CACHE=cache, PAPERLIB_RESULTS=out_dir / "results"):
-        papermill.execute_notebook(str(NOTEBOOK), str(out), parameters=parameters,
-                                   kernel_name="python3", cwd=str(ROOT / "notebooks"),
-                                   progress_bar=False, execution_timeout=600)
-    return json.loads(out.read_text(encoding="utf-8"))
+    return run_notebook(NOTEBOOK, out_dir, cache, **parameters)
 
 
 def _text(nb: dict, tag: str) -> str:
-    parts = []
-    for cell in nb["cells"]:
-        if tag in cell.get("metadata", {}).get("tags", []):
-            for o in cell.get("outputs", []):
-                data = o.get("data", {})
-                parts += ["".join(data.get(k, [])) for k in ("text/markdown", "text/plain",
-                                                              "text/html")]
-    return "\n".join(parts)
+    return output_text(nb, tag, mimes=("text/markdown", "text/plain", "text/html"), streams=False)
 
 
 @pytest.fixture(scope="module")

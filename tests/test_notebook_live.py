@@ -8,11 +8,8 @@ results go to temporary folders (PAPERLIB_CACHE / PAPERLIB_RESULTS).
 """
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import json
 import math
-import os
 from pathlib import Path
 
 import nbformat
@@ -24,24 +21,14 @@ from paperlib import live, live_explainers
 from paperlib.errors import ModelLoadError, ParameterError
 from paperlib.ffn_concepts import FFNConcepts
 from paperlib.testing import tiny_model, tiny_tokenizer
+from nbrun import env, output_text, run_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "explainers_live_pair.ipynb"
 ORGANISM_MISSING = not (ROOT / "models" / "organism" / "pt").is_dir()
 
 
-@contextlib.contextmanager
-def _env(**values):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update({k: str(v) for k, v in values.items()})
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+_env = env
 
 
 # --- paperlib.live -------------------------------------------------------------------
@@ -296,26 +283,11 @@ def cache_dir(tmp_path_factory):
 
 
 def _execute(out_dir: Path, cache: Path, **parameters) -> dict:
-    import papermill
-
-    out = out_dir / "out.ipynb"
-    with _env(PAPERLIB_CACHE=cache, PAPERLIB_RESULTS=out_dir / "results"):
-        papermill.execute_notebook(str(NOTEBOOK), str(out), parameters=parameters,
-                                   kernel_name="python3", cwd=str(ROOT / "notebooks"),
-                                   progress_bar=False, execution_timeout=600)
-    return json.loads(out.read_text(encoding="utf-8"))
+    return run_notebook(NOTEBOOK, out_dir, cache, **parameters)
 
 
 def _text(nb: dict, tag: str | None = None) -> str:
-    parts = []
-    for cell in nb["cells"]:
-        if tag is not None and tag not in cell.get("metadata", {}).get("tags", []):
-            continue
-        for o in cell.get("outputs", []):
-            data = o.get("data", {})
-            parts.append("".join(data.get("text/markdown", data.get("text/plain", []))))
-            parts.append("".join(o.get("text", [])))
-    return "\n".join(parts)
+    return output_text(nb, tag)
 
 
 def _captions(nb: dict) -> list[str]:

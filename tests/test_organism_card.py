@@ -24,6 +24,7 @@ from paperlib.organism import card as C
 from paperlib.organism import pipeline as P
 from paperlib.organism.config import SIZES, n_params
 from paperlib.organism.train import TrainConfig
+from nbrun import output_text, run_notebook
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "organism_model_card.ipynb"
 WORDS = "the cat dog sat on a mat and ran to house tree river stone bird sings red green blue".split()
@@ -210,25 +211,11 @@ def test_committed_notebook_is_clean_and_matches_the_generator():
 
 
 def _execute(tmp_path: Path, monkeypatch, **parameters) -> dict:
-    import papermill
-
-    monkeypatch.setenv("PAPERLIB_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("PAPERLIB_CACHE", str(tmp_path / "cache"))
-    out = tmp_path / "out.ipynb"
-    papermill.execute_notebook(str(NOTEBOOK), str(out), parameters=parameters, kernel_name="python3",
-                               cwd=str(REPO_ROOT / "notebooks"), progress_bar=False,
-                               execution_timeout=600)
-    return json.loads(out.read_text(encoding="utf-8"))
+    return run_notebook(NOTEBOOK, tmp_path, **parameters)
 
 
 def _text(nb: dict, tag: str) -> str:
-    parts = []
-    for cell in nb["cells"]:
-        if tag in cell.get("metadata", {}).get("tags", []):
-            for o in cell.get("outputs", []):
-                data = o.get("data", {})
-                parts.append("".join(data.get("text/markdown", data.get("text/plain", []))))
-    return "\n".join(parts)
+    return output_text(nb, tag, streams=False)
 
 
 def _n_images(nb: dict) -> int:
