@@ -85,6 +85,13 @@ _EXPORTS: dict[str, str | tuple[str, str]] = {
     "OfflineAnnotator": "annotate", "LLMAnnotator": "annotate", "Annotation": "annotate",
     "AnnotationParseError": "annotate", "LLMRequestError": "annotate",
     "ensure_wordnet": "annotate", "CANNOT_TELL": "annotate",
+    # Findings 2 and 3 on a live pair
+    "instruction_verbs": "finding2", "general_verbs": "finding2", "fig2_table": "finding2",
+    "table3": "finding2", "table3_comparison": "finding2", "PAPER_TABLE3": "finding2",
+    "annotate_concepts": "finding3", "table5": "finding3", "table5_comparison": "finding3",
+    "make_annotator": "finding3", "level_by_group": "finding3_groups",
+    "describable_by_group": "finding3_groups", "variance_table": "finding3_groups",
+    "word_shift": "finding3_groups",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
