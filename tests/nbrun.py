@@ -10,8 +10,6 @@ import json
 import os
 from pathlib import Path
 
-import nbformat
-
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 TEXT_MIMES = ("text/markdown", "text/plain")
@@ -61,16 +59,15 @@ def output_text(nb: dict, tag: str | None = None, mimes=TEXT_MIMES, streams: boo
     return "\n".join(p for p in parts if p)
 
 
-def generated_cells(tool: str) -> list:
-    """The cells that ``tools/<tool>.py``'s ``notebook(CELLS)`` generates."""
+def load_tool(tool: str):
+    """Import ``tools/<tool>.py`` (a notebook generator) as a module."""
     spec = importlib.util.spec_from_file_location(tool, ROOT / "tools" / f"{tool}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def generated_cells(tool: str) -> list:
+    """The cells that ``tools/<tool>.py``'s ``notebook(CELLS)`` generates."""
+    module = load_tool(tool)
     return module.notebook(module.CELLS).cells
-
-
-def committed_matches_generator(notebook: Path, tool: str) -> bool:
-    """True if the committed notebook has no outputs and the generator's sources."""
-    nb = nbformat.read(notebook, as_version=4)
-    clean = all(not c.outputs and c.execution_count is None for c in nb.cells if c.cell_type == "code")
-    return clean and [c.source for c in nb.cells] == [c.source for c in generated_cells(tool)]

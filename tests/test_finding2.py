@@ -7,7 +7,6 @@ to temporary folders (PAPERLIB_CACHE / PAPERLIB_RESULTS).
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from scipy import stats as sps
 from paperlib import finding2 as f2
 from paperlib.errors import ParameterError
 from paperlib.live import LivePair
-from nbrun import output_text, run_notebook
+from nbrun import generated_cells, output_text, run_notebook
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,11 +235,7 @@ def test_committed_notebook_is_clean_and_matches_the_generator():
                  "layers = None", "K = 100", "max_pairs = 100", 'group_size = "auto"',
                  "vocab_size = 3000", 'similarity = "minilm"', "n_general_verbs = 300"):
         assert name in code[0].source
-    spec = importlib.util.spec_from_file_location("make_notebook_fig2",
-                                                  ROOT / "tools" / "make_notebook_fig2.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert [c.source for c in nb.cells] == [c.source for c in module.notebook(module.CELLS).cells]
+    assert [c.source for c in nb.cells] == [c.source for c in generated_cells("make_notebook_fig2")]
 
 
 # --- papermill runs -------------------------------------------------------------------

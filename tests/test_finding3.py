@@ -5,10 +5,6 @@ cores on the random fallback pair). Cache and results go to temporary folders.
 """
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import json
-import os
 import sys
 from pathlib import Path
 
@@ -25,6 +21,7 @@ from paperlib.annotate import CANNOT_TELL, Annotation, Annotator
 from paperlib.errors import ParameterError
 from paperlib.ffn_concepts import FFNConcepts
 from paperlib.live import LivePair
+from nbrun import load_tool, output_text, run_notebook
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
@@ -273,10 +270,7 @@ def test_offline_annotator_is_cached_and_seed_free(concepts, monkeypatch, tmp_pa
 # --- the committed notebooks ------------------------------------------------------------
 
 def test_committed_notebooks_are_clean_and_match_the_generator():
-    spec = importlib.util.spec_from_file_location("make_notebook_finding3",
-                                                  ROOT / "tools" / "make_notebook_finding3.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_tool("make_notebook_finding3")
     for name, cells in ((module.NAME_T5, module.T5_CELLS), (module.NAME_APP, module.APP_CELLS)):
         nb = nbformat.read(NOTEBOOKS[name], as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
@@ -290,45 +284,17 @@ def test_committed_notebooks_are_clean_and_match_the_generator():
 
 # --- papermill runs ---------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _env(**values):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update({k: str(v) for k, v in values.items()})
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")  # shared: annotations computed once
 
 
 def _execute(name: str, out_dir: Path, cache: Path, **parameters) -> dict:
-    import papermill
-
-    out = out_dir / f"{name}.ipynb"
-    with _env(PAPERLIB_CACHE=cache, PAPERLIB_RESULTS=out_dir / "results"):
-        papermill.execute_notebook(str(NOTEBOOKS[name]), str(out), parameters=parameters,
-                                   kernel_name="python3", cwd=str(ROOT / "notebooks"),
-                                   progress_bar=False, execution_timeout=600)
-    return json.loads(out.read_text(encoding="utf-8"))
+    return run_notebook(NOTEBOOKS[name], out_dir, cache, **parameters)
 
 
 def _text(nb: dict, tag: str) -> str:
-    parts = []
-    for cell in nb["cells"]:
-        if tag in cell.get("metadata", {}).get("tags", []):
-            for o in cell.get("outputs", []):
-                data = o.get("data", {})
-                parts += ["".join(data.get(k, [])) for k in ("text/markdown", "text/plain",
-                                                              "text/html")]
-    return "\n".join(parts)
+    return output_text(nb, tag, mimes=("text/markdown", "text/plain", "text/html"), streams=False)
 
 
 def _pair_checked(nb: dict) -> None:

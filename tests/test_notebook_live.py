@@ -8,7 +8,6 @@ results go to temporary folders (PAPERLIB_CACHE / PAPERLIB_RESULTS).
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from paperlib import live, live_explainers
 from paperlib.errors import ModelLoadError, ParameterError
 from paperlib.ffn_concepts import FFNConcepts
 from paperlib.testing import tiny_model, tiny_tokenizer
-from nbrun import env, output_text, run_notebook
+from nbrun import env, generated_cells, output_text, run_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "explainers_live_pair.ipynb"
@@ -268,11 +267,7 @@ def test_committed_notebook_is_clean_and_matches_the_generator():
     for name in ("model_pt = \"organism\"", "model_ft = None", "fallback_to_random = True",
                  "vocab_size = 2000", "K = 100", "R = 300", "ffn_K = 15", "seed = 0"):
         assert name in code[0].source
-    spec = importlib.util.spec_from_file_location("make_notebook_live",
-                                                  ROOT / "tools" / "make_notebook_live.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert [c.source for c in nb.cells] == [c.source for c in module.notebook(module.CELLS).cells]
+    assert [c.source for c in nb.cells] == [c.source for c in generated_cells("make_notebook_live")]
 
 
 # --- papermill runs -------------------------------------------------------------------

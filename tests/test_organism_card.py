@@ -7,7 +7,6 @@ The two notebook runs take about 15 s together.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 import shutil
@@ -24,7 +23,7 @@ from paperlib.organism import card as C
 from paperlib.organism import pipeline as P
 from paperlib.organism.config import SIZES, n_params
 from paperlib.organism.train import TrainConfig
-from nbrun import output_text, run_notebook
+from nbrun import generated_cells, output_text, run_notebook
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "organism_model_card.ipynb"
 WORDS = "the cat dog sat on a mat and ran to house tree river stone bird sings red green blue".split()
@@ -202,11 +201,7 @@ def test_committed_notebook_is_clean_and_matches_the_generator():
     for name in ('model_dir = "models/organism"', "recompute_eval = False", "n_per_task = 10",
                  "sample_prompts = [", "max_new_tokens = 40"):
         assert name in code[0].source
-    spec = importlib.util.spec_from_file_location("mk_org", REPO_ROOT / "tools" / "make_notebook_organism.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    fresh = module.notebook(module.CELLS)
-    assert [c.source for c in nb.cells] == [c.source for c in fresh.cells]
+    assert [c.source for c in nb.cells] == [c.source for c in generated_cells("make_notebook_organism")]
     assert [c.id for c in nb.cells] == [f"cell-{i:02d}" for i in range(len(nb.cells))]
 
 
