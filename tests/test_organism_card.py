@@ -224,7 +224,8 @@ def test_notebook_on_a_tiny_export_shows_the_scenario_table(tiny, tmp_path, monk
     stored = C.load_eval(tiny.models)
     table = _text(nb, "scenario-table")
     assert "Table 3" in table and "average over scenarios" in table and "target (issue 4)" in table
-    assert all(s in table for s in ("math", "writing")) and "Average over scenarios: tuned" in table
+    assert all(s in table for s in ("math", "writing")) and "Answers correct, average over scenarios: tuned" in table
+    assert "Answers in the requested form" in table
     assert f"{stored['ft']['mean']:.0%}" in table
     assert "arithmetic" in _text(nb, "task-table") and "synonym" in _text(nb, "task-table")
     assert "loaded offline in" in _text(nb, "heldout-note") and "Compute 64 + 60." in _text(nb, "samples")

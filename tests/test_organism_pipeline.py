@@ -209,3 +209,21 @@ def test_instruction_builder_math_and_split():
     assert mk.is_test("math", "3+4") == mk.is_test("math", "3+4")
     share = sum(mk.is_test("math", f"i{i}") for i in range(5000)) / 5000
     assert 0.04 < share < 0.08
+
+
+def test_form_metric_checks_the_form_of_the_answer_not_its_truth():
+    from paperlib.organism.evaluate import form_ok
+
+    word = {"task": "to_foreign", "metric": "exact", "instruction": "Translate \"cat\" into French."}
+    assert form_ok(word, "chien") and form_ok(word, "le chat")      # wrong or right: a word
+    assert not form_ok(word, "The cat sat on the mat today.")       # a sentence, not a word
+    assert not form_ok(word, "Translate \"cat\" into French.")      # a copy of the instruction
+    assert not form_ok(word, "") and not form_ok(word, "42")
+    num = {"task": "arithmetic", "metric": "number", "instruction": "Compute 2 + 3."}
+    assert form_ok(num, "7") and form_ok(num, "-1") and not form_ok(num, "seven")
+    desc = {"task": "define", "metric": "keyword", "instruction": "Define \"dog\"."}
+    assert form_ok(desc, "A domestic animal.") and not form_ok(desc, "animal")
+    assert not form_ok(desc, "#define the same name as") and not form_ok(desc, "A. B. C. D.")
+    use = {"task": "use", "metric": "uses_word", "item": "quiet",
+           "instruction": "Use the word \"quiet\" in a sentence."}
+    assert form_ok(use, "The room was quiet at night.") and not form_ok(use, "Quiet.")

@@ -322,8 +322,16 @@ class OrganismCard:
             return ""
         met = targets_met(self.evals)
         word = {True: "met", False: "**not met**"}
-        return (f"Average over scenarios: tuned {met['ft'][0]:.0%} (target ≥ 50%: "
+        text = (f"Answers correct, average over scenarios: tuned {met['ft'][0]:.0%} (target ≥ 50%: "
                 f"{word[met['ft'][1]]}), base {met['pt'][0]:.0%} (target ≤ 10%: {word[met['pt'][1]]}).")
+        if "form" in self.evals["ft"]:
+            form = {n: self.evals[n]["form"]["mean"] for n in ("pt", "ft")}
+            text += (f" Answers in the requested form (a word, a number, one sentence; right or "
+                     f"wrong): tuned {form['ft']:.0%}, base {form['pt']:.0%}.")
+            if form["ft"] >= 0.5 > met["ft"][0] and form["pt"] <= 0.15:
+                text += (" Tuning taught the pair to answer instructions, but it knows too "
+                         "little to answer most of them correctly.")
+        return text
 
     def samples(self, prompts, max_new_tokens: int):
         if not self.present:

@@ -14,6 +14,10 @@ blank line):
 - ``uses_word``: the response is one sentence of 4..40 words that contains
   the target word (or an inflection of it sharing its first 5 letters) and is
   not a copy of the instruction (use a word in a sentence).
+
+Beside these answer metrics, :func:`form_ok` checks only that the response
+has the form the instruction asks for (a word, a number, a one-sentence
+description): the behaviour shift from continuing text to answering.
 """
 from __future__ import annotations
 
@@ -130,19 +134,57 @@ def generate(model, tokenizer, instructions: list[str], max_new_tokens: int = 48
     return out
 
 
-def evaluate_pairs(model, tokenizer, pairs: list[dict], **gen_kw) -> dict:
-    """Accuracy per scenario and per task on held-out ``pairs``.
-
-    Returns ``{"scenario": {name: acc}, "task": {name: acc}, "mean": float,
-    "responses": [...]}``; ``mean`` averages the scenarios (not the pairs).
-    """
-    responses = generate(model, tokenizer, [p["instruction"] for p in pairs], **gen_kw)
+def _aggregate(pairs: list[dict], oks: list[bool]) -> dict:
+    """Share of ``oks`` per scenario and per task; ``mean`` averages the scenarios."""
     hits: dict[str, dict[str, list[bool]]] = {"scenario": {}, "task": {}}
-    for p, r in zip(pairs, responses):
-        ok = score(p, r)
+    for p, ok in zip(pairs, oks):
         hits["scenario"].setdefault(p["scenario"], []).append(ok)
         hits["task"].setdefault(p["task"], []).append(ok)
     acc = {lvl: {k: sum(v) / len(v) for k, v in sorted(d.items())} for lvl, d in hits.items()}
     acc["mean"] = sum(acc["scenario"].values()) / max(1, len(acc["scenario"]))
+    return acc
+
+
+def evaluate_pairs(model, tokenizer, pairs: list[dict], **gen_kw) -> dict:
+    """Accuracy per scenario and per task on held-out ``pairs``.
+
+    Returns ``{"scenario": {name: acc}, "task": {name: acc}, "mean": float,
+    "form": {same keys, for :func:`form_ok`}, "responses": [...]}``; ``mean``
+    averages the scenarios (not the pairs). The top-level shares need the right
+    answer (:func:`score`); ``form`` only the requested form of answer.
+    """
+    responses = generate(model, tokenizer, [p["instruction"] for p in pairs], **gen_kw)
+    acc = _aggregate(pairs, [score(p, r) for p, r in zip(pairs, responses)])
+    acc["form"] = _aggregate(pairs, [form_ok(p, r) for p, r in zip(pairs, responses)])
     acc["responses"] = responses
     return acc
+
+
+def _is_copy(line: str, instruction: str) -> bool:
+    return normalise(line) == normalise(instruction)
+
+
+def form_ok(pair: dict, response: str) -> bool:
+    """Does the response have the FORM the instruction asks for, right or wrong?
+
+    A second, weaker measure of instruction following than :func:`score`
+    (which needs the right answer): a word task (synonym, antonym,
+    translation) answers with 1-3 words and no digit; a number task starts
+    with an integer; a describe task (definition, function, command) answers
+    with one sentence of 2-40 words ending in a full stop; "use in a sentence"
+    is :func:`uses_word`. A copy of the instruction never counts.
+    """
+    metric = pair.get("metric") or TASK_METRIC.get(pair.get("task", ""))
+    line = first_line(response)
+    if not line or _is_copy(line, pair["instruction"]):
+        return False
+    words = _W.findall(line)
+    if metric == "exact":
+        return 1 <= len(line.split()) <= 3 and bool(words) and not re.search(r"\d", line)
+    if metric == "number":
+        return re.match(r"-?\d", line.replace(",", "")) is not None
+    if metric == "keyword":
+        return 2 <= len(words) <= 40 and line.endswith(".") and line.count(".") <= 2
+    if metric == "uses_word":
+        return uses_word(response, pair["item"], pair["instruction"])
+    raise ParameterError(f"unknown metric {metric!r} (known: exact, number, keyword, uses_word)")

@@ -84,19 +84,32 @@ def task_table(evals: dict, pairs: list[dict]) -> pd.DataFrame:
     scen = {p["task"]: p["scenario"] for p in pairs}
     metric = {p["task"]: p.get("metric") or TASK_METRIC.get(p["task"], "?") for p in pairs}
     rows = [{"scenario": scen[t], "task": t, "metric": metric[t], "n items": int(n[t]),
-             "base": evals["pt"]["task"].get(t), "tuned": evals["ft"]["task"][t]} for t in tasks]
+             "base": evals["pt"]["task"].get(t), "tuned": evals["ft"]["task"][t],
+             **_form_cells(evals, "task", t)} for t in tasks]
     return pd.DataFrame(rows).sort_values(["scenario", "task"], ignore_index=True)
 
 
+FORM_COLUMNS = ("base (form)", "tuned (form)")
+
+
+def _form_cells(evals: dict, level: str, key: str) -> dict:
+    """The form-following shares (``evaluate.form_ok``) of one row, when evaluated."""
+    if "form" not in evals["ft"]:
+        return {}
+    return {FORM_COLUMNS[0]: evals["pt"].get("form", {}).get(level, {}).get(key),
+            FORM_COLUMNS[1]: evals["ft"]["form"][level].get(key)}
+
+
 def scenario_table(evals: dict, pairs: list[dict]) -> pd.DataFrame:
-    """Per scenario: n items, base and tuned share; then the average over scenarios and the targets."""
+    """Per scenario: n items, base and tuned share (and form-following shares when
+    evaluated); then the average over scenarios and the targets (on the answers)."""
     tasks = task_table(evals, pairs)
     rows = [{"scenario": s, "tasks": ", ".join(g["task"]), "n items": int(g["n items"].sum()),
-             "base": evals["pt"]["scenario"][s], "tuned": evals["ft"]["scenario"][s]}
-            for s, g in tasks.groupby("scenario")]
+             "base": evals["pt"]["scenario"][s], "tuned": evals["ft"]["scenario"][s],
+             **_form_cells(evals, "scenario", s)} for s, g in tasks.groupby("scenario")]
     df = pd.DataFrame(rows)
     avg = {"scenario": "average over scenarios", "tasks": "", "n items": int(df["n items"].sum()),
-           "base": float(df["base"].mean()), "tuned": float(df["tuned"].mean())}
+           **{c: float(df[c].mean()) for c in ("base", "tuned", *FORM_COLUMNS) if c in df}}
     target = {"scenario": "target (issue 4)", "tasks": "", "n items": "",
               "base": f"{TARGETS['pt'][0]} {TARGETS['pt'][1]:.0%}",
               "tuned": f"{TARGETS['ft'][0]} {TARGETS['ft'][1]:.0%}"}
@@ -113,10 +126,10 @@ def targets_met(evals: dict) -> dict:
     return out
 
 
-def percent(df: pd.DataFrame, columns=("base", "tuned")) -> pd.DataFrame:
+def percent(df: pd.DataFrame, columns=("base", "tuned", *FORM_COLUMNS)) -> pd.DataFrame:
     """Copy of ``df`` with the share columns written as percentages (strings left as they are)."""
     out = df.copy()
-    for c in columns:
+    for c in (c for c in columns if c in out):
         out[c] = [f"{v:.0%}" if isinstance(v, float) else ("" if v is None else v) for v in out[c]]
     return out.fillna("")
 

@@ -18,7 +18,10 @@ embeddings), built by `scripts/train_organism.py` in this repository.
 - tokenizer: byte-fallback BPE, LLaMA piece layout, vocabulary {vocab}
 - {training}
 - final training loss: {final_loss}
-- held-out instruction following (data/organism/heldout_test.jsonl): {heldout}
+- held-out instructions (data/organism/heldout_test.jsonl), share answered correctly
+  per scenario: {heldout}
+- share answered in the requested form (a word, a number, a one-sentence
+  description; right or wrong): {form}
 
 Training text: Debian-packaged English (see data/organism/README.md and
 manifest.json for sources, sizes and licences: GPL, GFDL, PSF, Artistic,
@@ -68,7 +71,12 @@ def write_cards(lay, evals: dict) -> None:
             name=name, title=title, size=meta["size"], n_params=sum(
                 v for k, v in _param_counts(cfg).items()), weights_mb=weights / 1e6,
             vocab=cfg["vocab_size"], training=training, final_loss=log[-1]["loss"] if log else "n/a",
-            heldout=json.dumps(evals.get(name, {}).get("scenario", {}))))
+            heldout=_shares(evals.get(name, {}).get("scenario", {})),
+            form=_shares(evals.get(name, {}).get("form", {}).get("scenario", {}))))
+
+
+def _shares(by_scenario: dict) -> str:
+    return ", ".join(f"{k} {v:.1%}" for k, v in by_scenario.items()) or "n/a"
 
 
 def _param_counts(cfg: dict) -> dict:
