@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_notebooks import code, md, notebook, write  # noqa: E402
+from make_notebooks import code, md, notebook, on_a_pair, pair_cells, write  # noqa: E402
 
 NAME = "fig2_table3_attention_pairs"
 
@@ -64,24 +64,13 @@ model head by head gives two results:
   tuned model has *more* pairs with the verb in most heads of the lower layers,
   much more often than for frequent *general verbs*.
 
-This chapter runs the analysis on a model pair chosen by parameter; by default
-the small pair shipped with this package (alias `organism`). If the pair cannot
-be loaded the chapter says so and continues on a labelled random-weight pair.
-
-```
-papermill notebooks/fig2_table3_attention_pairs.ipynb out.ipynb -p model_pt PATH -p model_ft PATH
-```
-"""),
+""" + on_a_pair("fig2_table3_attention_pairs")),
     code(PARAMETERS, ("parameters",)),
     code(SETUP),
     md("""
 ## 1 · The pair
 """),
-    code("pair = live.load_pair_or_fallback(model_pt, model_ft, fallback_to_random, seed=seed,\n"
-         "                                  dtype=dtype, device=device)\n"
-         "display(Markdown(pair.note))", ("pair-note",)),
-    code('display(Markdown(pair.caption("Table 1 · configuration of the two models")))\n'
-         "live.pair_summary(pair)", ("pair-summary",)),
+    *pair_cells(),
     md("""
 ## 2 · Candidate words, layer groups and verbs
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_notebooks import code, md, notebook, write  # noqa: E402
+from make_notebooks import code, md, notebook, on_a_pair, pair_cells, write  # noqa: E402
 
 NAME_T5 = "table5_fig3_ffn_concepts"
 NAME_APP = "appD_appE_interpretability"
@@ -59,11 +59,7 @@ PAIR_CELLS = [
     md("""
 ## 1 · The pair
 """),
-    code("pair = live.load_pair_or_fallback(model_pt, model_ft, fallback_to_random, seed=seed,\n"
-         "                                  dtype=dtype, device=device)\n"
-         "display(Markdown(pair.note))", ("pair-note",)),
-    code('display(Markdown(pair.caption("Table 1 · configuration of the two models")))\n'
-         "live.pair_summary(pair)", ("pair-summary",)),
+    *pair_cells(),
     md("""
 ## 2 · Concepts and their annotation
 
@@ -124,14 +120,7 @@ and its linguistic level. Comparing the pre-trained and the tuned model gives:
 * **Fig 3** — per layer group, semantic concepts form an inverted U over
   depth and morphology a U, the same in both models.
 
-This chapter runs the analysis on a model pair chosen by parameter; by default
-the small pair shipped with this package (alias `organism`). If the pair cannot
-be loaded the chapter says so and continues on a labelled random-weight pair.
-
-```
-papermill notebooks/table5_fig3_ffn_concepts.ipynb out.ipynb -p model_pt PATH -p model_ft PATH
-```
-"""),
+""" + on_a_pair("table5_fig3_ffn_concepts")),
     code(T5_PARAMETERS, ("parameters",)),
     code(SETUP),
     *PAIR_CELLS,

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_notebooks import code, md, notebook, write  # noqa: E402
+from make_notebooks import code, md, notebook, pair_cells, write  # noqa: E402
 
 NAME = "explainers_live_pair"
 
@@ -81,11 +81,7 @@ and reported, and the random stand-in pair is built instead: a 4-layer LLaMA
 (D = 64) with a LLaMA-style byte-fallback BPE tokenizer trained on the paper's
 prompts, and a "tuned" copy whose weights get seeded Gaussian noise.
 """),
-    code("pair = live.load_pair_or_fallback(model_pt, model_ft, fallback_to_random, seed=seed,\n"
-         "                                  dtype=dtype, device=device)\n"
-         "display(Markdown(pair.note))", ("pair-note",)),
-    code('display(Markdown(pair.caption("Table 1 · configuration of the two models")))\n'
-         "live.pair_summary(pair)", ("pair-summary",)),
+    *pair_cells(),
     md("""
 ## 2 · Prompt → response attribution (Finding 1)
 

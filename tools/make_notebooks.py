@@ -37,6 +37,27 @@ def code(text: str, tags=()):
     return cell
 
 
+def pair_cells() -> list:
+    """The two cells that load a live pair (or its labelled fallback) and describe it."""
+    return [code("pair = live.load_pair_or_fallback(model_pt, model_ft, fallback_to_random, seed=seed,\n"
+                 "                                  dtype=dtype, device=device)\n"
+                 "display(Markdown(pair.note))", ("pair-note",)),
+            code('display(Markdown(pair.caption("Table 1 · configuration of the two models")))\n'
+                 "live.pair_summary(pair)", ("pair-summary",))]
+
+
+def on_a_pair(name: str) -> str:
+    """Markdown: the chapter runs on a pair chosen by parameter, and the papermill command."""
+    return f"""This chapter runs the analysis on a model pair chosen by parameter; by default
+the small pair shipped with this package (alias `organism`). If the pair cannot
+be loaded the chapter says so and continues on a labelled random-weight pair.
+
+```
+papermill notebooks/{name}.ipynb out.ipynb -p model_pt PATH -p model_ft PATH
+```
+"""
+
+
 def notebook(cells) -> nbformat.NotebookNode:
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
