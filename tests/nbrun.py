@@ -35,6 +35,7 @@ def run_notebook(notebook: Path, out_dir: Path, cache: Path | None = None, **par
     unless given, the cache under ``out_dir``); return the executed notebook as JSON."""
     import papermill
 
+    out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / "out.ipynb"
     cache = out_dir / "cache" if cache is None else cache
     with env(PAPERLIB_CACHE=cache, PAPERLIB_RESULTS=out_dir / "results"):

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import json
-import os
 from pathlib import Path
 
 import nbformat
 import pytest
+from nbrun import run_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -31,22 +30,7 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 def _execute(name: str, out_dir: Path, **parameters) -> tuple[dict, Path]:
     """Run notebooks/<name>.ipynb with papermill; return (executed notebook, results dir)."""
-    import papermill
-
-    results = out_dir / "results"
-    old = os.environ.get("PAPERLIB_RESULTS")
-    os.environ["PAPERLIB_RESULTS"] = str(results)
-    try:
-        papermill.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"),
-                                   str(out_dir / f"{name}.ipynb"), parameters=parameters,
-                                   kernel_name="python3", cwd=str(ROOT / "notebooks"),
-                                   progress_bar=False, execution_timeout=600)
-    finally:
-        if old is None:
-            os.environ.pop("PAPERLIB_RESULTS", None)
-        else:
-            os.environ["PAPERLIB_RESULTS"] = old
-    return json.loads((out_dir / f"{name}.ipynb").read_text(encoding="utf-8")), results
+    return run_notebook(ROOT / "notebooks" / f"{name}.ipynb", out_dir, **parameters), out_dir / "results"
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +150,33 @@ def test_fig1_static_figures_and_embedded_widget_state(runs):
              for c in nb["cells"] for o in c.get("outputs", [])
              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(views) == 3 and all(v in state for v in views)
+
+
+def test_fig1_accepts_a_live_model_pair_as_its_data_source(tmp_path):
+    """The shipped organism pair generates and attributes the notebook's nine
+    default cases (paperlib.explain_cases writes the released-data schema);
+    the Fig 1 notebook then runs on that case set (``-p source``) unchanged."""
+    import torch
+
+    import paperlib as pl
+    from paperlib.data import load_prompts
+
+    torch.set_num_threads(1)
+    nb = nbformat.read(ROOT / "notebooks" / "fig1_salient_maps.ipynb", as_version=4)
+    params = {}
+    exec(nb.cells[[c.cell_type for c in nb.cells].index("code")].source, {}, params)
+    ids = [params["fig1_case"], params["fig4_case"], params["fig5_case"], *params["gallery_cases"]]
+    prompts = load_prompts().set_index("id").loc[ids, "prompt"].to_dict()
+    m_pt, t_pt, m_ft, t_ft = pl.load_pair("organism")
+    src = tmp_path / "live"
+    for model, tok, name in ((m_pt, t_pt, "llama"), (m_ft, t_ft, "vicuna")):
+        pl.explain_cases(model, tok, prompts, name, src / f"cases_{name}.npz", max_new_tokens=16,
+                         cache=False, progress=False)
+    executed, _ = _execute("fig1_salient_maps", tmp_path / "run", source=str(src))
+    errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert not errors
+    scores = _tagged_text(executed, "case-scores")
+    assert all(i in scores for i in ids)
+    live = pl.load_case("llama", params["fig1_case"], source=src)
+    assert len(live.response_tokens) <= 16  # the live responses, not the released ones
+    assert live.prompt_tokens != pl.load_case("llama", params["fig1_case"]).prompt_tokens
