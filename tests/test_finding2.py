@@ -240,11 +240,6 @@ def test_committed_notebook_is_clean_and_matches_the_generator():
 
 # --- papermill runs -------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")  # shared: the MiniLM table is computed once
-
-
 def _execute(out_dir: Path, cache: Path, **parameters) -> dict:
     return run_notebook(NOTEBOOK, out_dir, cache, **parameters)
 

@@ -284,11 +284,6 @@ def test_committed_notebooks_are_clean_and_match_the_generator():
 
 # --- papermill runs ---------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")  # shared: annotations computed once
-
-
 def _execute(name: str, out_dir: Path, cache: Path, **parameters) -> dict:
     return run_notebook(NOTEBOOKS[name], out_dir, cache, **parameters)
 
