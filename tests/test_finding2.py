@@ -20,6 +20,7 @@ from paperlib import finding2 as f2
 from paperlib.errors import ParameterError
 from paperlib.live import LivePair
 from nbrun import generated_cells, output_text, run_notebook
+from fakes import FakePairs
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,23 +78,6 @@ def test_group_size_and_layers():
 
 # --- hand-built head explanations ---------------------------------------------------------
 
-class _FakePairs:
-    """Stands in for AttentionPairs: H heads x 1 dim, neuron list = head list."""
-
-    def __init__(self, heads: dict):
-        self.heads_ = heads
-        self.dim_rank = torch.zeros(len(heads), 1)
-
-    def head_explanations(self):
-        return self.heads_
-
-    def head_pairs(self, h):
-        return self.heads_[h]
-
-    def neuron_pairs(self, h, d):
-        return self.heads_[h]
-
-
 W, T, E, P, X, Y, H_, G, S = ("write", "text"), ("write", "essay"), ("explain", "why"), \
     ("write", "pen"), ("explain", "how"), ("a", "b"), ("<b>", "x"), ("go", "see"), ("c", "d")
 
@@ -102,8 +86,8 @@ W, T, E, P, X, Y, H_, G, S = ("write", "text"), ("write", "essay"), ("explain", 
 def hand_att():
     """Layer 0: write 1->2 (h0), write 1->0 and explain 1->2 (h1), go/see 1->0 (h2).
     Layer 1: nothing changes (h1 empty in both)."""
-    return {"pt": {0: _FakePairs({0: [W], 1: [P, E], 2: [G]}), 1: _FakePairs({0: [Y], 1: []})},
-            "ft": {0: _FakePairs({0: [W, T], 1: [E, X], 2: []}), 1: _FakePairs({0: [Y], 1: []})}}
+    return {"pt": {0: FakePairs({0: [W], 1: [P, E], 2: [G]}), 1: FakePairs({0: [Y], 1: []})},
+            "ft": {0: FakePairs({0: [W, T], 1: [E, X], 2: []}), 1: FakePairs({0: [Y], 1: []})}}
 
 
 def test_fig2_table_hand_worked(hand_att):
@@ -173,7 +157,7 @@ def test_fig2_sentence_trend():
 def test_pairs_html_and_browser(hand_att):
     page = f2.pairs_html(hand_att, 0, 1, top=5)
     assert "explain → why =" in page and "write → pen =" not in page and "<tr><td>2</td>" in page
-    assert "&lt;b&gt;" in f2.pairs_html({n: {0: _FakePairs({0: [H_]})} for n in ("pt", "ft")}, 0, 0)
+    assert "&lt;b&gt;" in f2.pairs_html({n: {0: FakePairs({0: [H_]})} for n in ("pt", "ft")}, 0, 0)
     choices = f2.browse_choices(hand_att, per_layer=1)
     assert choices == [(0, 1), (1, 0)]
     box = f2.pair_browser(hand_att, choices)

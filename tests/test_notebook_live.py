@@ -21,6 +21,7 @@ from paperlib.errors import ModelLoadError, ParameterError
 from paperlib.ffn_concepts import FFNConcepts
 from paperlib.testing import tiny_model, tiny_tokenizer
 from nbrun import env, generated_cells, output_text, run_notebook
+from fakes import FakePairs
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "explainers_live_pair.ipynb"
@@ -200,26 +201,9 @@ def test_check_layers_and_capped():
         live_explainers.capped("K", 0, 60, "words")
 
 
-class _FakePairs:
-    """Stands in for AttentionPairs: 2 heads x 1 dim, head lists = neuron lists."""
-
-    def __init__(self, heads: dict):
-        self.heads_ = heads
-        self.dim_rank = torch.zeros(2, 1)
-
-    def head_explanations(self):
-        return self.heads_
-
-    def head_pairs(self, h):
-        return self.heads_[h]
-
-    def neuron_pairs(self, h, d):
-        return self.heads_[h]
-
-
 def test_changed_share_and_head_table_on_hand_made_lists():
-    att = {"pt": {0: _FakePairs({0: [("a", "b"), ("c", "d")], 1: []})},
-           "ft": {0: _FakePairs({0: [("a", "b")], 1: []})}}
+    att = {"pt": {0: FakePairs({0: [("a", "b"), ("c", "d")], 1: []})},
+           "ft": {0: FakePairs({0: [("a", "b")], 1: []})}}
     table = live_explainers.changed_share_table(att, n_layers=3)
     # head 0: 1 - 1/2 = 0.5; head 1: both empty -> nan, left out of the mean
     assert table.to_dict("records") == [{"layer": 1, "heads_changed": 0.5, "n_heads": 1,

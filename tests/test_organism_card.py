@@ -8,66 +8,28 @@ The two notebook runs take about 15 s together.
 from __future__ import annotations
 
 import json
-import random
 import shutil
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
-import torch
 
 from paperlib.errors import DataError, ParameterError
 from paperlib.io import REPO_ROOT
 from paperlib.organism import card as C
 from paperlib.organism import pipeline as P
 from paperlib.organism.config import SIZES, n_params
-from paperlib.organism.train import TrainConfig
 from nbrun import generated_cells, output_text, run_notebook
+from fakes import tiny_organism_layout, tiny_train_config
 
 NOTEBOOK = REPO_ROOT / "notebooks" / "organism_model_card.ipynb"
-WORDS = "the cat dog sat on a mat and ran to house tree river stone bird sings red green blue".split()
-
-
-def _paragraphs(n: int, seed: int) -> list[str]:
-    rng = random.Random(seed)
-    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12))).capitalize() + "."
-            for _ in range(n)]
-
-
-def _pairs(n: int, seed: int) -> list[dict]:
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        a, b, w = rng.randint(0, 9), rng.randint(0, 9), rng.choice(WORDS)
-        rows.append({"scenario": "math", "task": "arithmetic", "item": f"{a}+{b}", "metric": "number",
-                     "instruction": f"Compute {a} + {b}.", "response": str(a + b), "answers": [str(a + b)]})
-        rows.append({"scenario": "writing", "task": "synonym", "item": w, "metric": "exact",
-                     "instruction": f'Give a synonym for "{w}".', "response": w, "answers": [w]})
-    return rows
-
-
-def _cfg(steps: int, **kw) -> TrainConfig:
-    return TrainConfig(steps=steps, lr=1e-2, warmup=2, seed=7, ckpt_every=100, log_every=1, **kw)
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A complete tiny export: Layout whose ``models`` folder is what the card reads."""
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("organism_card")
-    lay = P.Layout(build=root / "build", models=root / "models", heldout=root / "heldout.jsonl")
-    lay.corpus.mkdir(parents=True)
-    (lay.corpus / "train.txt").write_text("\n\n".join(_paragraphs(300, 0)) + "\n")
-    (lay.corpus / "valid.txt").write_text("\n\n".join(_paragraphs(30, 1)) + "\n")
-    (lay.build / "instructions").mkdir()
-    (lay.build / "instructions" / "train.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in _pairs(20, 2)))
-    lay.heldout.write_text("".join(json.dumps(r) + "\n" for r in _pairs(3, 3)))
-    P.step_tokenizer(lay, vocab_size=512)
-    P.step_encode(lay)
-    P.step_pretrain(lay, "tiny", _cfg(8, eval_every=4), batch=4, seq_len=32)
-    P.step_finetune(lay, _cfg(4, weight_decay=0.0), batch=4, max_len=64)  # prompts are ~45 tokens
+    lay, _ = tiny_organism_layout(tmp_path_factory.mktemp("organism_card"), n_paragraphs=300, n_pairs=20)
+    P.step_pretrain(lay, "tiny", tiny_train_config(8, eval_every=4), batch=4, seq_len=32)
+    P.step_finetune(lay, tiny_train_config(4, weight_decay=0.0), batch=4, max_len=64)  # prompts are ~45 tokens
     P.step_export(lay)
     from paperlib.organism.report import step_evaluate
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import random
 
 import pytest
 import torch
@@ -18,55 +17,14 @@ from paperlib.organism.data import IGNORE, encode_pair, format_prompt
 from paperlib.organism.leakcheck import NgramLeakChecker
 from paperlib.organism.sources import _parse_synset
 from paperlib.organism.train import TrainConfig, lr_at
-
-WORDS = ("the cat dog sat on a mat and ran to house tree river stone bird sings "
-         "quickly slowly red green blue small large old new water light").split()
-
-
-def _synthetic_paragraphs(n: int, seed: int) -> list[str]:
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12))).capitalize() + "."
-                 for _ in range(rng.randint(1, 3))]
-        out.append("\n".join(lines))
-    return out
-
-
-def _pairs(n: int, seed: int) -> list[dict]:
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        a, b = rng.randint(0, 9), rng.randint(0, 9)
-        rows.append({"scenario": "math", "task": "arithmetic", "item": f"{a}+{b}", "metric": "number",
-                     "instruction": f"Compute {a} + {b}.", "response": str(a + b), "answers": [str(a + b)]})
-        w = rng.choice(WORDS)
-        rows.append({"scenario": "writing", "task": "synonym", "item": w, "metric": "exact",
-                     "instruction": f"Give a synonym for \"{w}\".", "response": w, "answers": [w]})
-    return rows
-
+from fakes import tiny_organism_layout, tiny_train_config
 
 @pytest.fixture(scope="module")
 def tiny_layout(tmp_path_factory):
     """A build folder with a synthetic corpus, tokenizer, token streams and pairs."""
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("organism")
-    lay = P.Layout(build=root / "build", models=root / "models", heldout=root / "heldout.jsonl")
-    (lay.corpus).mkdir(parents=True)
-    (lay.corpus / "train.txt").write_text("\n\n".join(_synthetic_paragraphs(400, 0)) + "\n")
-    (lay.corpus / "valid.txt").write_text("\n\n".join(_synthetic_paragraphs(40, 1)) + "\n")
-    (lay.build / "instructions").mkdir()
-    (lay.build / "instructions" / "train.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in _pairs(30, 2)))
-    lay.heldout.write_text("".join(json.dumps(r) + "\n" for r in _pairs(3, 3)))
-    P.step_tokenizer(lay, vocab_size=512)
-    info = P.step_encode(lay)
+    lay, info = tiny_organism_layout(tmp_path_factory.mktemp("organism"), n_paragraphs=400, n_pairs=30)
     assert info["train"]["tokens"] > 1000
     return lay
-
-
-def _cfg(steps: int, **kw) -> TrainConfig:
-    return TrainConfig(steps=steps, lr=1e-2, warmup=2, seed=7, ckpt_every=100, log_every=1, **kw)
 
 
 # ---------------------------------------------------------------- tokenizer
@@ -93,9 +51,9 @@ def test_pretrain_resume_equals_one_go(tiny_layout, tmp_path):
         lay.build.mkdir(parents=True)
         for sub in ("tokenizer", "tokens"):
             (lay.build / sub).symlink_to(tiny_layout.build / sub)
-    P.step_pretrain(one, "tiny", _cfg(6), batch=4, seq_len=32)
-    first = P.step_pretrain(two, "tiny", _cfg(6), batch=4, seq_len=32, stop_after=3)
-    second = P.step_pretrain(two, "tiny", _cfg(6), batch=4, seq_len=32)
+    P.step_pretrain(one, "tiny", tiny_train_config(6), batch=4, seq_len=32)
+    first = P.step_pretrain(two, "tiny", tiny_train_config(6), batch=4, seq_len=32, stop_after=3)
+    second = P.step_pretrain(two, "tiny", tiny_train_config(6), batch=4, seq_len=32)
     assert (first["end_step"], second["start_step"], second["end_step"]) == (3, 3, 6)
     a = torch.load(one.run("pt") / "ckpt.pt", weights_only=True)["model"]
     b = torch.load(two.run("pt") / "ckpt.pt", weights_only=True)["model"]
@@ -109,8 +67,8 @@ def test_pretrain_resume_equals_one_go(tiny_layout, tmp_path):
 def test_full_tiny_pipeline_exports_loadable_pair(tiny_layout):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    P.step_pretrain(tiny_layout, "tiny", _cfg(8), batch=4, seq_len=32)
-    ft = P.step_finetune(tiny_layout, _cfg(4, weight_decay=0.0), batch=4, max_len=64)
+    P.step_pretrain(tiny_layout, "tiny", tiny_train_config(8), batch=4, seq_len=32)
+    ft = P.step_finetune(tiny_layout, tiny_train_config(4, weight_decay=0.0), batch=4, max_len=64)
     assert ft["end_step"] == 4 and ft["n_pairs"] == 60
     ft_losses = [json.loads(l)["loss"] for l in (tiny_layout.run("ft") / "log.jsonl").read_text().splitlines()]
     assert ft_losses and all(math.isfinite(x) for x in ft_losses)  # responses not truncated away
