@@ -41,6 +41,7 @@ ORGANISM_VERBS_FALLBACK = ("define", "write", "translate", "explain", "compute",
                            "describe", "name", "tell", "use", "solve", "calculate", "add",
                            "subtract", "multiply")
 INSTRUCTIONS_SCRIPT = REPO_ROOT / "data" / "organism" / "make_instructions.py"
+SKILLS_MODULE = Path(__file__).resolve().parent / "organism" / "skills.py"  # its skill-task templates
 # Paper Table 3 (LLaMA-7B -> Vicuna-7B, groups of 4 of 32 layers):
 # layers, instruct mean, std, general mean, std, p-value.
 PAPER_TABLE3 = (("1-4", 78.46, 23.91, 52.45, 35.30, 0.0005),
@@ -82,14 +83,13 @@ def _template_strings(tree: ast.Module) -> list[str]:
 def organism_instruction_verbs(path=None) -> list[str]:
     """Imperative verbs of the organism's instruction templates: the first word of
     every template that ends with "." and is a verb base form ("Define the word
-    ..." -> define), in file order. path: default :data:`INSTRUCTIONS_SCRIPT`;
-    a missing file gives :data:`ORGANISM_VERBS_FALLBACK`."""
-    path = Path(path) if path is not None else INSTRUCTIONS_SCRIPT
-    if not path.is_file():
+    ..." -> define), in file order. path: default :data:`INSTRUCTIONS_SCRIPT`
+    then :data:`SKILLS_MODULE`; a missing script gives :data:`ORGANISM_VERBS_FALLBACK`."""
+    paths = [Path(path)] if path is not None else [INSTRUCTIONS_SCRIPT, SKILLS_MODULE]
+    if not paths[0].is_file():
         return list(ORGANISM_VERBS_FALLBACK)
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    firsts = [s.split()[0].lower() for s in _template_strings(tree)
-              if s.strip().endswith(".") and s.split()]
+    strings = [s for p in paths if p.is_file() for s in _template_strings(ast.parse(p.read_text(encoding="utf-8")))]
+    firsts = [s.split()[0].lower() for s in strings if s.strip().endswith(".") and s.split()]
     return _dedupe(w for w in firsts if is_verb_base(w))
 
 

@@ -49,24 +49,28 @@ def test_log_summary_sums_resumed_segments():
 
 
 def test_scenario_and_task_tables_hand_values():
-    pairs = ([{"scenario": "math", "task": "add", "metric": "number"}] * 4
-             + [{"scenario": "math", "task": "mul", "metric": "number"}] * 2
-             + [{"scenario": "writing", "task": "syn", "metric": "exact"}] * 5)
-    evals = {"pt": {"scenario": {"math": 0.0, "writing": 0.2}, "task": {"add": 0.0, "mul": 0.0, "syn": 0.2}},
-             "ft": {"scenario": {"math": 0.5, "writing": 0.6}, "task": {"add": 0.5, "mul": 0.5, "syn": 0.6}}}
+    pairs = ([{"scenario": "math", "task": "arithmetic", "metric": "number"}] * 4
+             + [{"scenario": "math", "task": "word_problem", "metric": "number"}] * 2
+             + [{"scenario": "writing", "task": "synonym", "metric": "exact"}] * 5)
+    evals = {"pt": {"scenario": {"math": 0.0, "writing": 0.2}, "task": {"arithmetic": 0.0, "word_problem": 0.0, "synonym": 0.2}},
+             "ft": {"scenario": {"math": 0.5, "writing": 0.6}, "task": {"arithmetic": 0.5, "word_problem": 0.5, "synonym": 0.6}}}
     tasks = C.task_table(evals, pairs)
     assert tasks["n items"].tolist() == [4, 2, 5]
     assert tasks["metric"].tolist() == ["number", "number", "exact"]
     scen = C.scenario_table(evals, pairs)
-    assert scen["scenario"].tolist() == ["math", "writing", "average over scenarios", "target (issue 4)"]
-    assert scen["n items"].tolist()[:3] == [6, 5, 11] and scen["tasks"][0] == "add, mul"
+    assert scen["scenario"].tolist() == ["math", "writing", "average over scenarios",
+                                         "skill tasks (mean of 2 tasks)", "recall tasks (mean of 1 task)",
+                                         "target (issue 4)"]
+    assert tasks["kind"].tolist() == ["skill", "skill", "recall"]
+    assert scen["tuned"][3] == pytest.approx(0.5) and scen["base"][4] == pytest.approx(0.2)
+    assert scen["n items"].tolist()[:3] == [6, 5, 11] and scen["tasks"][0] == "arithmetic, word_problem"
     assert scen["base"][2] == pytest.approx(0.1) and scen["tuned"][2] == pytest.approx(0.55)
     shown = C.percent(scen)
-    assert shown["tuned"].tolist() == ["50%", "60%", "55%", ">= 50%"]
+    assert shown["tuned"].tolist() == ["50%", "60%", "55%", "50%", "60%", ">= 50%"]
     assert C.targets_met(evals) == {"pt": (pytest.approx(0.1), True), "ft": (pytest.approx(0.55), True)}
     evals["pt"]["scenario"]["writing"] = 0.4  # base average 0.2 > 10%
     assert C.targets_met(evals)["pt"] == (pytest.approx(0.2), False)
-    with pytest.raises(DataError, match=r"\['syn'\] are not in the held-out pairs"):
+    with pytest.raises(DataError, match=r"\['synonym'\] are not in the held-out pairs"):
         C.task_table(evals, pairs[:6])
 
 
@@ -125,6 +129,8 @@ def test_recomputed_scores_equal_eval_json(tiny):
     table = C.sample_generations(models, toks, ["Compute 1 + 1.", pairs[0]["instruction"]], 4, pairs)
     assert list(table.columns) == ["prompt", "reference (held-out)", "base", "tuned"]
     assert table["reference (held-out)"].tolist() == ["-", pairs[0]["response"]]
+    for role in ("base", "tuned"):  # an empty response is shown as such, never as a blank cell
+        assert all(r.strip() for r in table[role]), table[role].tolist()
     with pytest.raises(ParameterError, match="sample_prompts"):
         C.sample_generations(models, toks, "Compute 1 + 1.", 4)
 

@@ -159,7 +159,7 @@ def test_instruction_builder_math_and_split():
     spec = importlib.util.spec_from_file_location("mk_instr", REPO_ROOT / "data/organism/make_instructions.py")
     mk = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mk)
-    pairs = list(mk.math_pairs())
+    pairs = [p for p in mk.math_pairs() if p["task"] in ("arithmetic", "word_problem")]
     assert len(pairs) > 4000
     for p in pairs[::97]:
         a, op, b = __import__("re").fullmatch(r"(\d+)([-+*])(\d+)", p["item"]).groups()
@@ -172,7 +172,8 @@ def test_instruction_builder_math_and_split():
 def test_form_metric_checks_the_form_of_the_answer_not_its_truth():
     from paperlib.organism.evaluate import form_ok
 
-    word = {"task": "to_foreign", "metric": "exact", "instruction": "Translate \"cat\" into French."}
+    word = {"task": "to_foreign", "metric": "exact", "instruction": "Translate \"cat\" into French.",
+            "answers": ["chat"]}
     assert form_ok(word, "chien") and form_ok(word, "le chat")      # wrong or right: a word
     assert not form_ok(word, "The cat sat on the mat today.")       # a sentence, not a word
     assert not form_ok(word, "Translate \"cat\" into French.")      # a copy of the instruction
@@ -185,3 +186,10 @@ def test_form_metric_checks_the_form_of_the_answer_not_its_truth():
     use = {"task": "use", "metric": "uses_word", "item": "quiet",
            "instruction": "Use the word \"quiet\" in a sentence."}
     assert form_ok(use, "The room was quiet at night.") and not form_ok(use, "Quiet.")
+    words = {"task": "number_to_words", "metric": "exact", "instruction": "Write 347 in English words.",
+             "answers": ["three hundred and forty-seven"]}
+    assert form_ok(words, "two hundred and one") and not form_ok(words, "347")
+    assert not form_ok(words, "three hundred and forty seven is the number you get by counting")
+    value = {"task": "evaluate_expression", "metric": "exact", "instruction": "Evaluate max(3, 8).",
+             "answers": ["8"]}
+    assert form_ok(value, "9") and not form_ok(value, "eight") and not form_ok(value, "")

@@ -18,7 +18,7 @@ committed held-out split, at most ``--test-per-task`` pairs per task).
 from __future__ import annotations
 
 import argparse
-import hashlib
+import functools
 import json
 import re
 import sys
@@ -27,25 +27,18 @@ from pathlib import Path
 from typing import Iterator
 
 from paperlib.io import atomic_write_text
+from paperlib.organism import skills as K
 from paperlib.organism import sources as S
 from paperlib.organism.evaluate import TASK_METRIC
+from paperlib.organism.skills import pick, stable_hash as _h
 
 HERE = Path(__file__).resolve().parent
 TEST_PERCENT = 6
 
 
-def _h(text: str) -> int:
-    return int.from_bytes(hashlib.sha1(text.encode()).digest()[:8], "big")
-
-
 def is_test(scenario: str, item: str) -> bool:
     """Stable item-level split: True for about TEST_PERCENT% of items."""
     return _h(f"{scenario}|{item}") % 100 < TEST_PERCENT
-
-
-def pick(templates: list[str], key: str) -> str:
-    """Deterministic template choice (varies the instruction verb per item)."""
-    return templates[_h(key) % len(templates)]
 
 
 def pair(scenario, task, item, instruction, response, answers) -> dict:
@@ -70,6 +63,19 @@ def _common(word: str, zipf: float = 3.0) -> bool:
     return word.isalpha() and word.islower() and zipf_frequency(word, "en") >= zipf
 
 
+@functools.lru_cache(maxsize=None)
+def common_words(pos: str = "") -> tuple[str, ...]:
+    """Common single words (zipf >= 3) whose first WordNet sense has part of speech ``pos`` ("" = any)."""
+    senses = S.wordnet_first_senses()
+    return tuple(w for w in sorted(senses) if senses[w].startswith(pos) and _common(w))
+
+
+def skill_pairs(scenario: str, rows) -> Iterator[dict]:
+    """``pair`` rows of :mod:`paperlib.organism.skills` generators (their metric from TASK_METRIC)."""
+    for task, item, instruction, response, answers in rows:
+        yield pair(scenario, task, item, instruction, response, answers)
+
+
 def writing() -> Iterator[dict]:
     """Pairs about single common words; a word's first (most frequent) sense is used."""
     synsets = S.read_wordnet()
@@ -91,6 +97,7 @@ def writing() -> Iterator[dict]:
         ants = sorted({S.wordnet_lemma(by_key, k) for src, k in s.antonyms if src == w})
         if ants:
             yield pair("writing", "antonym", w, pick(ANT, w).format(w=w), ants[0], ants)
+    yield from skill_pairs("writing", K.writing_skills(common_words("n:"), common_words("v:"), common_words()))
 
 
 # ------------------------------------------------------------------- coding
@@ -149,6 +156,8 @@ def coding() -> Iterator[dict]:
                 seen.add(got[0])
                 desc = got[1][0].upper() + got[1][1:] + "."
                 yield pair("coding", task, got[0], pick(tpl, got[0]).format(n=got[0]), desc, [got[1]])
+    yield from skill_pairs("coding", K.write_functions(common_words("n:")))
+    yield from skill_pairs("coding", K.evaluate_expressions(common_words()))
 
 
 # --------------------------------------------------------------------- math
@@ -176,8 +185,6 @@ def math_pairs() -> Iterator[dict]:
                 if op == "-" and b > a:
                     continue
                 item = f"{a}{op}{b}"
-                if op != "*" and _h(item) % 3:  # keep a third of the 0..99 grid
-                    continue
                 val = _ops(a, b, op)
                 yield pair("math", "arithmetic", item, pick(ARITH[op], item).format(a=a, b=b), str(val), [str(val)])
     for k, (tpl, op) in enumerate(STORY):
@@ -189,6 +196,7 @@ def math_pairs() -> Iterator[dict]:
                 name = NAMES[_h(f"{k}{item}") % len(NAMES)]
                 val = _ops(a, b, op)
                 yield pair("math", "word_problem", item, tpl.format(n=name, a=a, b=b), str(val), [str(val)])
+    yield from skill_pairs("math", K.math_skills())
 
 
 # -------------------------------------------------------------- translation
@@ -225,6 +233,7 @@ def translation() -> Iterator[dict]:
             if _h("rev" + key) % 3 == 0:
                 yield pair("translation", "to_english", word, pick(FROM, key).format(w=trans[0], lang=lang),
                            word, [word])
+    yield from skill_pairs("translation", K.translation_skills())
 
 
 SCENARIOS = {"writing": writing, "coding": coding, "math": math_pairs, "translation": translation}

@@ -173,6 +173,9 @@ def load_pair_timed(model_dir) -> tuple[dict, dict, float]:
     return {"pt": m_pt, "ft": m_ft}, {"pt": t_pt, "ft": t_ft}, seconds
 
 
+NO_TEXT = "(no text: only whitespace, or a blank line first)"
+
+
 def sample_generations(models: dict, tokenizers: dict, prompts: list[str], max_new_tokens: int = 40,
                        heldout: list[dict] | None = None) -> pd.DataFrame:
     """Greedy responses of base and tuned to the same prompts (+ the reference of held-out ones)."""
@@ -184,7 +187,8 @@ def sample_generations(models: dict, tokenizers: dict, prompts: list[str], max_n
     ref = {p["instruction"].strip(): p["response"] for p in heldout or []}
     out = {"prompt": prompts, "reference (held-out)": [ref.get(p.strip(), "-") for p in prompts]}
     for name, role in ROLES.items():
-        out[role] = generate(models[name], tokenizers[name], list(prompts), max_new_tokens=max_new_tokens)
+        got = generate(models[name], tokenizers[name], list(prompts), max_new_tokens=max_new_tokens)
+        out[role] = [r or NO_TEXT for r in got]
     return pd.DataFrame(out)
 
 
@@ -324,6 +328,14 @@ class OrganismCard:
         word = {True: "met", False: "**not met**"}
         text = (f"Answers correct, average over scenarios: tuned {met['ft'][0]:.0%} (target ≥ 50%: "
                 f"{word[met['ft'][1]]}), base {met['pt'][0]:.0%} (target ≤ 10%: {word[met['pt'][1]]}).")
+        kinds = {n: self.evals[n].get("kind", {}) for n in ("pt", "ft")}
+        for k in sorted(kinds["ft"], reverse=True):
+            text += (f" On {k} tasks (mean over tasks) tuned {kinds['ft'][k]:.0%}, base "
+                     f"{kinds['pt'].get(k, float('nan')):.0%}.")
+        if kinds["ft"].get("recall", 1.0) < 0.25 <= kinds["ft"].get("skill", 0.0):
+            text += (" The tuned model applies the rules it was taught to unseen items, but recalls few "
+                     "facts about them (a word's meaning or translation, what a function does): those "
+                     "tasks stay low (Table 4).")
         if "form" in self.evals["ft"]:
             form = {n: self.evals[n]["form"]["mean"] for n in ("pt", "ft")}
             text += (f" Answers in the requested form (a word, a number, one sentence; right or "

@@ -11,6 +11,8 @@ blank line):
   (by ``wordfreq``; words of the instruction itself excluded) occurs in the
   response, compared on 5-letter stems (definitions, what a function or
   command does).
+- ``code``: the response parses as Python with the same syntax tree as an
+  accepted answer (``ast.dump``; spacing may differ; nothing is executed).
 - ``uses_word``: the response is one sentence of 4..40 words that contains
   the target word (or an inflection of it sharing its first 5 letters) and is
   not a copy of the instruction (use a word in a sentence).
@@ -29,7 +31,22 @@ from paperlib.errors import ParameterError
 TASK_METRIC = {"define": "keyword", "use": "uses_word", "synonym": "exact", "antonym": "exact",
                "python_function": "keyword", "python_module": "keyword", "shell_command": "keyword",
                "c_function": "keyword", "arithmetic": "number", "word_problem": "number",
-               "to_foreign": "exact", "to_english": "exact"}
+               "to_foreign": "exact", "to_english": "exact",
+               "plural": "exact", "past_tense": "exact", "spell": "exact", "write_function": "code",
+               "evaluate_expression": "exact", "next_number": "number", "round_number": "number",
+               "number_to_words": "exact", "words_to_number": "number"}
+METRICS = ("exact", "number", "keyword", "code", "uses_word")
+# Recall tasks ask for a fact about the held-out item (a word's meaning, synonym or
+# translation, what a library function does); skill tasks for a rule applied to it.
+RECALL_TASKS = frozenset({"define", "synonym", "antonym", "python_function", "python_module",
+                          "shell_command", "c_function", "to_foreign", "to_english"})
+
+
+def task_kind(task: str) -> str:
+    """``"recall"`` or ``"skill"`` (see :data:`RECALL_TASKS`)."""
+    if task not in TASK_METRIC:
+        raise ParameterError(f"unknown task {task!r} (known: {', '.join(sorted(TASK_METRIC))})")
+    return "recall" if task in RECALL_TASKS else "skill"
 STOP = frozenset("""a an the of to in on for from by with and or not is are be been being was were it its
 this that these those as at into than then such which who whom whose what when where how any all some
 one two used use uses using can may might must should would will shall do does did done has have had
@@ -58,6 +75,21 @@ def number_match(response: str, answers: Iterable[str]) -> bool:
     """True when the first integer in ``response`` equals the (integer) answer."""
     m = re.search(r"-?\d+", response.replace(",", ""))
     return m is not None and any(int(m.group()) == int(a) for a in answers)
+
+
+def _tree(code: str) -> str | None:
+    import ast
+
+    try:
+        return ast.dump(ast.parse(code.strip()))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def code_match(response: str, answers: Iterable[str]) -> bool:
+    """True when ``response`` parses to the same Python syntax tree as one of ``answers``."""
+    got = _tree(response)
+    return got is not None and any(got == _tree(a) for a in answers)
 
 
 def _stem(w: str) -> str:
@@ -103,9 +135,11 @@ def score(pair: dict, response: str) -> bool:
         return number_match(response, answers)
     if metric == "keyword":
         return keyword_match(response, pair["response"], pair["instruction"])
+    if metric == "code":
+        return code_match(response, answers)
     if metric == "uses_word":
         return uses_word(response, pair["item"], pair["instruction"])
-    raise ParameterError(f"unknown metric {metric!r} (known: exact, number, keyword, uses_word)")
+    raise ParameterError(f"unknown metric {metric!r} (known: {', '.join(METRICS)})")
 
 
 def clean_response(text: str) -> str:
@@ -135,20 +169,26 @@ def generate(model, tokenizer, instructions: list[str], max_new_tokens: int = 48
 
 
 def _aggregate(pairs: list[dict], oks: list[bool]) -> dict:
-    """Share of ``oks`` per scenario and per task; ``mean`` averages the scenarios."""
+    """Share of ``oks`` per scenario and per task; ``mean`` averages the scenarios;
+    ``kind`` averages the tasks of each kind (``skill``, ``recall``: :func:`task_kind`)."""
     hits: dict[str, dict[str, list[bool]]] = {"scenario": {}, "task": {}}
     for p, ok in zip(pairs, oks):
         hits["scenario"].setdefault(p["scenario"], []).append(ok)
         hits["task"].setdefault(p["task"], []).append(ok)
     acc = {lvl: {k: sum(v) / len(v) for k, v in sorted(d.items())} for lvl, d in hits.items()}
     acc["mean"] = sum(acc["scenario"].values()) / max(1, len(acc["scenario"]))
+    kinds: dict[str, list[float]] = {}
+    for task, share in acc["task"].items():
+        kinds.setdefault(task_kind(task), []).append(share)
+    acc["kind"] = {k: sum(v) / len(v) for k, v in sorted(kinds.items())}
     return acc
 
 
 def evaluate_pairs(model, tokenizer, pairs: list[dict], **gen_kw) -> dict:
     """Accuracy per scenario and per task on held-out ``pairs``.
 
-    Returns ``{"scenario": {name: acc}, "task": {name: acc}, "mean": float,
+    Returns ``{"scenario": {name: acc}, "task": {name: acc}, "kind": {"skill"|"recall": acc},
+    "mean": float,
     "form": {same keys, for :func:`form_ok`}, "responses": [...]}``; ``mean``
     averages the scenarios (not the pairs). The top-level shares need the right
     answer (:func:`score`); ``form`` only the requested form of answer.
@@ -164,12 +204,21 @@ def _is_copy(line: str, instruction: str) -> bool:
     return normalise(line) == normalise(instruction)
 
 
+def _shape_ok(line: str, answer: str) -> bool:
+    """A short answer shaped like ``answer``: 1..max(3, 2x its words) words, with
+    letters and digits exactly where the answer has them (a word, a number, a list)."""
+    has = lambda t, pat: re.search(pat, t) is not None
+    return (1 <= len(line.split()) <= max(3, 2 * len(answer.split()))
+            and has(line, r"\d") == has(answer, r"\d") and has(line, r"[^\W\d_]") == has(answer, r"[^\W\d_]"))
+
+
 def form_ok(pair: dict, response: str) -> bool:
     """Does the response have the FORM the instruction asks for, right or wrong?
 
     A second, weaker measure of instruction following than :func:`score`
-    (which needs the right answer): a word task (synonym, antonym,
-    translation) answers with 1-3 words and no digit; a number task starts
+    (which needs the right answer): a short-answer task (synonym, plural,
+    translation, spelling, an expression's value) answers with a few words shaped
+    like the reference (:func:`_shape_ok`); a number task starts
     with an integer; a describe task (definition, function, command) answers
     with one sentence of 2-40 words ending in a full stop; "use in a sentence"
     is :func:`uses_word`. A copy of the instruction never counts.
@@ -180,11 +229,13 @@ def form_ok(pair: dict, response: str) -> bool:
         return False
     words = _W.findall(line)
     if metric == "exact":
-        return 1 <= len(line.split()) <= 3 and bool(words) and not re.search(r"\d", line)
+        return _shape_ok(line, (pair.get("answers") or [pair["response"]])[0])
     if metric == "number":
         return re.match(r"-?\d", line.replace(",", "")) is not None
     if metric == "keyword":
         return 2 <= len(words) <= 40 and line.endswith(".") and line.count(".") <= 2
+    if metric == "code":
+        return response.strip().startswith("def ") and _tree(response) is not None
     if metric == "uses_word":
         return uses_word(response, pair["item"], pair["instruction"])
-    raise ParameterError(f"unknown metric {metric!r} (known: exact, number, keyword, uses_word)")
+    raise ParameterError(f"unknown metric {metric!r} (known: {', '.join(METRICS)})")

@@ -72,8 +72,8 @@ def evaluate_sample(models: dict, tokenizers: dict, pairs: list[dict], max_new_t
 
 
 def task_table(evals: dict, pairs: list[dict]) -> pd.DataFrame:
-    """Per task: scenario, task, metric, n items, base share, tuned share (tasks in ``evals``)."""
-    from paperlib.organism.evaluate import TASK_METRIC
+    """Per task: scenario, task, kind, metric, n items, base share, tuned share (tasks in ``evals``)."""
+    from paperlib.organism.evaluate import TASK_METRIC, task_kind
 
     tasks = list(evals["ft"]["task"])
     n = pd.Series([p["task"] for p in pairs]).value_counts()
@@ -83,7 +83,7 @@ def task_table(evals: dict, pairs: list[dict]) -> pd.DataFrame:
                         "pass the held-out file the evaluation used (or recompute)")
     scen = {p["task"]: p["scenario"] for p in pairs}
     metric = {p["task"]: p.get("metric") or TASK_METRIC.get(p["task"], "?") for p in pairs}
-    rows = [{"scenario": scen[t], "task": t, "metric": metric[t], "n items": int(n[t]),
+    rows = [{"scenario": scen[t], "task": t, "kind": task_kind(t), "metric": metric[t], "n items": int(n[t]),
              "base": evals["pt"]["task"].get(t), "tuned": evals["ft"]["task"][t],
              **_form_cells(evals, "task", t)} for t in tasks]
     return pd.DataFrame(rows).sort_values(["scenario", "task"], ignore_index=True)
@@ -102,7 +102,8 @@ def _form_cells(evals: dict, level: str, key: str) -> dict:
 
 def scenario_table(evals: dict, pairs: list[dict]) -> pd.DataFrame:
     """Per scenario: n items, base and tuned share (and form-following shares when
-    evaluated); then the average over scenarios and the targets (on the answers)."""
+    evaluated); then the average over scenarios, the mean over skill tasks and over
+    recall tasks (:func:`paperlib.organism.evaluate.task_kind`), and the targets."""
     tasks = task_table(evals, pairs)
     rows = [{"scenario": s, "tasks": ", ".join(g["task"]), "n items": int(g["n items"].sum()),
              "base": evals["pt"]["scenario"][s], "tuned": evals["ft"]["scenario"][s],
@@ -110,10 +111,14 @@ def scenario_table(evals: dict, pairs: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     avg = {"scenario": "average over scenarios", "tasks": "", "n items": int(df["n items"].sum()),
            **{c: float(df[c].mean()) for c in ("base", "tuned", *FORM_COLUMNS) if c in df}}
+    shares = [c for c in ("base", "tuned", *FORM_COLUMNS) if c in tasks]
+    kinds = [{"scenario": f"{k} tasks (mean of {len(g)} task{'s' * (len(g) != 1)})", "tasks": ", ".join(g["task"]),
+              "n items": int(g["n items"].sum()), **{c: float(g[c].astype(float).mean()) for c in shares}}
+             for k, g in tasks.groupby("kind", sort=False)]
     target = {"scenario": "target (issue 4)", "tasks": "", "n items": "",
               "base": f"{TARGETS['pt'][0]} {TARGETS['pt'][1]:.0%}",
               "tuned": f"{TARGETS['ft'][0]} {TARGETS['ft'][1]:.0%}"}
-    return pd.concat([df, pd.DataFrame([avg, target])], ignore_index=True)
+    return pd.concat([df, pd.DataFrame([avg, *kinds, target])], ignore_index=True)
 
 
 def targets_met(evals: dict) -> dict:

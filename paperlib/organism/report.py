@@ -20,6 +20,9 @@ embeddings), built by `scripts/train_organism.py` in this repository.
 - final training loss: {final_loss}
 - held-out instructions (data/organism/heldout_test.jsonl), share answered correctly
   per scenario: {heldout}
+- the same by kind of task (mean over tasks): {kinds} (skill: a rule applied to the
+  item, e.g. a plural, a small function, a number in words; recall: a fact about
+  it, e.g. a definition or a word's translation)
 - share answered in the requested form (a word, a number, a one-sentence
   description; right or wrong): {form}
 
@@ -72,6 +75,7 @@ def write_cards(lay, evals: dict) -> None:
                 v for k, v in _param_counts(cfg).items()), weights_mb=weights / 1e6,
             vocab=cfg["vocab_size"], training=training, final_loss=log[-1]["loss"] if log else "n/a",
             heldout=_shares(evals.get(name, {}).get("scenario", {})),
+            kinds=_shares(evals.get(name, {}).get("kind", {})),
             form=_shares(evals.get(name, {}).get("form", {}).get("scenario", {}))))
 
 

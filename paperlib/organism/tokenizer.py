@@ -3,7 +3,8 @@
 Layout copies the released LLaMA SentencePiece model: id 0 ``<unk>``, 1 ``<s>``,
 2 ``</s>``, 3..258 the byte pieces ``<0x00>``..``<0xFF>``, then BPE pieces in
 which "▁" marks a leading space ("▁word"). Newlines and tabs are not pieces:
-they fall back to ``<0x0A>`` / ``<0x09>`` exactly as in LLaMA. ``encode`` adds
+they fall back to ``<0x0A>`` / ``<0x09>`` exactly as in LLaMA. Digits are
+split one per piece (" 47" -> "▁", "4", "7"), as LLaMA's ``split_digits``. ``encode`` adds
 ``<s>`` in front. Saved in Hugging Face format (``tokenizer.json`` +
 ``tokenizer_config.json``), loadable offline with ``AutoTokenizer``.
 """
@@ -22,10 +23,12 @@ N_RESERVED = len(SPECIALS) + len(BYTE_PIECES)  # 259
 
 
 def _pipeline(tok, prepend: str = "first"):
-    """Attach the LLaMA-like metaspace pre-tokenizer, byte-fallback decoder and BOS."""
+    """Attach the LLaMA-like metaspace + single-digit pre-tokenizer, byte-fallback decoder and BOS."""
     from tokenizers import decoders, pre_tokenizers, processors
 
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=prepend, split=True)
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=prepend, split=True),
+        pre_tokenizers.Digits(individual_digits=True)])
     tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(),
                                      decoders.Fuse(), decoders.Strip(" ", 1, 0)])
     tok.post_processor = processors.TemplateProcessing(
