@@ -28,7 +28,7 @@ from paperlib.organism import pipeline as P
 from paperlib.organism.train import TrainConfig
 
 PT_DEFAULTS = dict(size="d256-l4", steps=1400, batch=32, seq_len=256, lr=2e-3, warmup=100)
-FT_DEFAULTS = dict(steps=1500, batch=32, max_len=128, lr=5e-4, warmup=50)
+FT_DEFAULTS = dict(steps=10000, batch=32, max_len=128, lr=1e-3, warmup=50)
 
 
 def _args(argv):

@@ -2,7 +2,7 @@
 
 These tests read the committed weights and fail while models/organism is
 missing: the pair is part of the package (build it with ``make organism``).
-About 10 s on 2 cores (loading < 1 s, 60 greedy generations per model).
+About 10 s on 2 cores (loading < 1 s, 105 greedy generations per model).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from paperlib.organism import card as C
 from paperlib.organism.evaluate import evaluate_pairs
 
 MODELS = REPO_ROOT / "models" / "organism"
-N_PER_TASK = 5          # 12 tasks x 5 = 60 held-out pairs (15-20 per scenario)
+N_PER_TASK = 5          # 21 tasks x 5 = 105 held-out pairs (20-35 per scenario)
 MAX_NEW_TOKENS = 40     # as in report.step_evaluate
 MAX_WEIGHT_BYTES = 30_000_000  # issue 4: both models together <= 30 MB of weights
 MAX_FOLDER_BYTES = 32 * 2**20  # everything in both folders (weights, tokenizers, logs, cards)
@@ -69,30 +69,43 @@ def test_both_models_fit_in_30_mb():
         assert json.loads((MODELS / name / "config.json").read_text())["dtype"] == "bfloat16"
 
 
-def test_tuned_model_answers_held_out_instructions_in_form_and_base_does_not(shipped):
-    """Greedy answers to a fixed sample: the first 5 held-out pairs of each of the 12 tasks.
-
-    Measured on the answer's FORM (``evaluate.form_ok``: a word for a word task,
-    a number for a math task, one sentence for a description), i.e. whether the
-    model answers the instruction instead of continuing the text. On all 676
-    held-out pairs the shipped pair scores 86% (tuned) vs 1.4% (base). On 60
-    pairs the standard error is about 0.065 at 50% and 0.04 at 10%, so the
-    asserted bounds (tuned >= 0.50, base <= 0.15, gap >= 0.40) leave room for the
-    sample and still fail for a pair without the behaviour shift.
-
-    Answer CORRECTNESS (issue 4's metric, target tuned >= 50%) is far lower for
-    this 7M-parameter pair (3.9% vs 0.9% on all held-out pairs): recorded in
-    eval.json and the model card, checked below only for consistency.
-    """
+@pytest.fixture(scope="module")
+def sample_scores(shipped):
+    """Both models' scores on a fixed sample: the first 5 held-out pairs of each of the 21 tasks."""
     pairs = C.heldout_sample(C.load_heldout(), N_PER_TASK)
-    assert len(pairs) == 12 * N_PER_TASK and len({p["scenario"] for p in pairs}) == 4
-    res = {name: evaluate_pairs(shipped["models"][name], shipped["tokenizers"][name], pairs,
-                                max_new_tokens=MAX_NEW_TOKENS) for name in ("pt", "ft")}
-    base, tuned = res["pt"]["form"]["mean"], res["ft"]["form"]["mean"]
-    detail = {name: r["form"]["scenario"] for name, r in res.items()}
-    assert tuned >= 0.50, f"tuned form average {tuned:.2f} < 0.50: {detail}"
+    assert len(pairs) == 21 * N_PER_TASK and len({p["scenario"] for p in pairs}) == 4
+    return {name: evaluate_pairs(shipped["models"][name], shipped["tokenizers"][name], pairs,
+                                 max_new_tokens=MAX_NEW_TOKENS) for name in ("pt", "ft")}
+
+
+def test_tuned_model_answers_held_out_instructions_correctly_and_base_does_not(sample_scores):
+    """Issue 4's measure: the share of held-out instructions answered CORRECTLY
+    (``evaluate.score``), averaged over the four scenarios.
+
+    On this sample the shipped pair scores 0.43 (tuned) and 0.00 (base); on all
+    1202 held-out pairs 0.46 and 0.00 (eval.json): the tuned model's skill tasks
+    0.60 here (0.65 on all), its recall tasks 0.11 (0.10). The bounds leave
+    about 0.08 for greedy flips on another BLAS and still fail for a pair
+    without the behaviour shift; the base bound is the issue's target (<= 10%).
+    """
+    base, tuned = sample_scores["pt"]["mean"], sample_scores["ft"]["mean"]
+    detail = {name: r["scenario"] for name, r in sample_scores.items()}
+    assert base <= 0.10, f"base correct average {base:.2f} > 0.10: {detail}"
+    assert tuned >= 0.35, f"tuned correct average {tuned:.2f} < 0.35: {detail}"
+    assert sample_scores["ft"]["kind"]["skill"] >= 0.50, sample_scores["ft"]["kind"]
+    for scenario, share in sample_scores["ft"]["scenario"].items():
+        assert share > sample_scores["pt"]["scenario"][scenario] + 0.10, (scenario, detail)
+
+
+def test_tuned_model_answers_in_the_requested_form_and_base_does_not(sample_scores):
+    """The weaker measure (``evaluate.form_ok``: a word for a word task, a number
+    for a math task, one sentence for a description, right or wrong): does the
+    model answer instead of continuing the text? Measured here: tuned 0.93, base
+    0.00 (the base model continues the template with the indentation of a man page)."""
+    base, tuned = sample_scores["pt"]["form"]["mean"], sample_scores["ft"]["form"]["mean"]
+    detail = {name: r["form"]["scenario"] for name, r in sample_scores.items()}
+    assert tuned >= 0.80, f"tuned form average {tuned:.2f} < 0.80: {detail}"
     assert base <= 0.15, f"base form average {base:.2f} > 0.15: {detail}"
-    assert tuned >= base + 0.40, f"tuned {tuned:.2f} - base {base:.2f} < 0.40: {detail}"
 
 
 def test_eval_json_covers_all_scenarios_for_both_measures():

@@ -20,11 +20,15 @@ model_dir = "models/organism"   # the exported pair <model_dir>/{pt,ft}/ (relati
 heldout = "data/organism/heldout_test.jsonl"  # held-out instruction pairs the scores refer to
 recompute_eval = False   # False: scores from <model_dir>/eval.json; True: re-score both models now on a sample
 n_per_task = 10          # recompute_eval: the first n held-out pairs of every task (None: all of them)
-sample_prompts = [       # one held-out instruction per scenario (any text works)
-    'What is the opposite of "front"?',        # writing
-    "Explain the shell command lexgrog.",      # coding
-    "Compute 64 + 60.",                        # math
-    'Translate "fatty" into Spanish.',         # translation
+sample_prompts = [       # held-out instructions, a recall and a skill task per scenario (any text works)
+    'What is the opposite of "front"?',        # writing, recall
+    'Spell the word "turkey".',                # writing, skill
+    "Explain the shell command lexgrog.",      # coding, recall
+    "Implement build_dayton in Python: it returns the larger of left and right.",  # coding, skill
+    "Compute 64 + 60.",                        # math, skill
+    "Round 379 to the nearest ten.",           # math, skill
+    'Translate "fatty" into Spanish.',         # translation, recall
+    "Write the number 642 in German words.",   # translation, skill
 ]
 max_new_tokens = 40      # greedy response length (tokens) of the samples and of recompute_eval'''
 
@@ -89,15 +93,27 @@ text and are distributed under the repository's GPL-3.0.
 **Instruction data.** `data/organism/make_instructions.py` builds templated
 instruction / response pairs in four scenarios, from the same packages
 (WordNet, Python documentation, man pages, FreeDict) and from generated
-arithmetic. The held-out split is by *item* (the word, function, command or
-operand pair), so no held-out item is seen in training under any template.
+items whose answers are computed (`lemminflect`, `num2words`, Python itself;
+`paperlib/organism/skills.py`). The held-out split is by *item* (the word,
+function name, command, expression, number or operand pair), so no held-out
+item is seen in training under any template or task.
 
-| scenario | tasks | source | metric on held-out |
+Two kinds of task sit in every scenario. **Recall** tasks ask for a fact about
+the item (a word's meaning, synonym or translation; what a library function
+or command does); the fact is in the pre-training text at best, and a model of
+a few million parameters stores few such facts. **Skill** tasks ask for a rule
+applied to the item (a plural, a past tense, a spelling, a small Python
+function, the value of an expression, a number rounded or written in words):
+the answer follows from the instruction, so a held-out item tests whether
+tuning taught the model to *do what it is told*, the behaviour the paper
+studies.
+
+| scenario | recall tasks | skill tasks | sources |
 |---|---|---|---|
-| writing | define, use in a sentence, synonym, antonym | WordNet 3.0 | keyword / uses_word / exact / exact |
-| coding | what a Python function / module, shell command, C function does | Python 3.11 docs, man pages | keyword |
-| math | arithmetic, one-step word problems | generated | number |
-| translation | English → French / Spanish / German and back | FreeDict | exact |
+| writing | define, synonym, antonym | use in a sentence, plural, past tense, spell | WordNet 3.0, lemminflect |
+| coding | what a Python function / module, shell command, C function does | write a one-line function, evaluate an expression | Python 3.11 docs, man pages, generated |
+| math | — | arithmetic, word problems, next / previous number, round to tens | generated |
+| translation | English → French / Spanish / German word and back | a number 0–999 in words (4 languages), number words back to digits | FreeDict, num2words |
 
 Both folders carry the model card written by the pipeline (`README.md`):
 """),
@@ -121,15 +137,20 @@ format (`### Instruction:` … `### Response:`); the response is cut at `</s>` o
 a blank line and scored by its task's metric (`paperlib.organism.evaluate`):
 
 * **exact** — the first line, normalised (case, outer punctuation, a leading
-  article), equals an accepted answer (synonym, antonym, translation);
-* **number** — the first integer of the response is the answer (math);
+  article), equals an accepted answer (synonym, antonym, a translation, a plural,
+  a past tense, a spelling, the value of an expression, a number in words);
+* **number** — the first integer of the response is the answer (math, number
+  words to digits);
 * **keyword** — one of the reference's three rarest content words (not words of
   the instruction) appears, compared on 5-letter stems (definitions, coding);
+* **code** — the response parses to the same Python syntax tree as the
+  reference (spacing may differ; nothing is executed);
 * **uses_word** — one sentence of 4–40 words containing the target word (use in
   a sentence).
 
 A scenario's share is the share of its pairs answered correctly; the summary
-averages the four scenarios (not the pairs). The targets of issue 4: the tuned
+averages the four scenarios (not the pairs), and Table 3 also gives the mean
+over skill tasks and over recall tasks. The targets of issue 4: the tuned
 model at least 50% on average, the base model at most 10% — the base model has
 never seen the template, so it should mostly continue the text instead of
 answering. By default the scores are those of `eval.json` (all held-out pairs,
@@ -147,8 +168,8 @@ re-scores both models now on the first `n_per_task` pairs of every task.
     md("""
 ## 4 · Sample generations
 
-Both models, greedy, for the same prompts (`sample_prompts`; by default one
-held-out instruction per scenario, whose reference answer is shown).
+Both models, greedy, for the same prompts (`sample_prompts`; by default a
+held-out recall and skill instruction per scenario, whose reference answer is shown).
 """),
     code("organism_card.show(card.samples(sample_prompts, max_new_tokens), 'Table 5 · base and "
          "tuned responses to the same prompts')", ("samples",)),
