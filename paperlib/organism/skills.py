@@ -18,8 +18,6 @@ from __future__ import annotations
 import hashlib
 from typing import Iterator
 
-SKILL_TASKS = ("plural", "past_tense", "spell", "write_function", "evaluate_expression",
-               "next_number", "round_number", "number_to_words", "words_to_number")
 Row = tuple  # (task, item, instruction, response, answers)
 
 
