@@ -66,7 +66,9 @@ def test_scenario_and_task_tables_hand_values():
     assert scen["n items"].tolist()[:3] == [6, 5, 11] and scen["tasks"][0] == "arithmetic, word_problem"
     assert scen["base"][2] == pytest.approx(0.1) and scen["tuned"][2] == pytest.approx(0.55)
     shown = C.percent(scen)
-    assert shown["tuned"].tolist() == ["50%", "60%", "55%", "50%", "60%", ">= 50%"]
+    assert shown["tuned"].tolist() == ["50.0%", "60.0%", "55.0%", "50.0%", "60.0%", ">= 50%"]
+    gaps = C.percent(pd.DataFrame({"tuned": [0.501, float("nan"), None, "<= 10%"]}))
+    assert gaps["tuned"].tolist() == ["50.1%", "", "", "<= 10%"]  # a missing cell is blank, never "nan%"
     assert C.targets_met(evals) == {"pt": (pytest.approx(0.1), True), "ft": (pytest.approx(0.55), True)}
     evals["pt"]["scenario"]["writing"] = 0.4  # base average 0.2 > 10%
     assert C.targets_met(evals)["pt"] == (pytest.approx(0.2), False)
@@ -194,7 +196,7 @@ def test_notebook_on_a_tiny_export_shows_the_scenario_table(tiny, tmp_path, monk
     assert "Table 3" in table and "average over scenarios" in table and "target (issue 4)" in table
     assert all(s in table for s in ("math", "writing")) and "Answers correct, average over scenarios: tuned" in table
     assert "Answers in the requested form" in table
-    assert f"{stored['ft']['mean']:.0%}" in table
+    assert f"{stored['ft']['mean']:.1%}" in table
     assert "arithmetic" in _text(nb, "task-table") and "synonym" in _text(nb, "task-table")
     assert "loaded offline in" in _text(nb, "heldout-note") and "Compute 64 + 60." in _text(nb, "samples")
     assert "parameters, 2 layers" in _text(nb, "limits") and _n_images(nb) == 1

@@ -326,8 +326,8 @@ class OrganismCard:
             return ""
         met = targets_met(self.evals)
         word = {True: "met", False: "**not met**"}
-        text = (f"Answers correct, average over scenarios: tuned {met['ft'][0]:.0%} (target ≥ 50%: "
-                f"{word[met['ft'][1]]}), base {met['pt'][0]:.0%} (target ≤ 10%: {word[met['pt'][1]]}).")
+        text = (f"Answers correct, average over scenarios: tuned {met['ft'][0]:.1%} (target ≥ 50%: "
+                f"{word[met['ft'][1]]}), base {met['pt'][0]:.1%} (target ≤ 10%: {word[met['pt'][1]]}).")
         kinds = {n: self.evals[n].get("kind", {}) for n in ("pt", "ft")}
         for k in sorted(kinds["ft"], reverse=True):
             text += (f" On {k} tasks (mean over tasks) tuned {kinds['ft'][k]:.0%}, base "

@@ -132,10 +132,12 @@ def targets_met(evals: dict) -> dict:
 
 
 def percent(df: pd.DataFrame, columns=("base", "tuned", *FORM_COLUMNS)) -> pd.DataFrame:
-    """Copy of ``df`` with the share columns written as percentages (strings left as they are)."""
+    """Copy of ``df`` with the share columns written as percentages with one decimal
+    (strings left as they are; missing cells, None or NaN, left blank)."""
     out = df.copy()
     for c in (c for c in columns if c in out):
-        out[c] = [f"{v:.0%}" if isinstance(v, float) else ("" if v is None else v) for v in out[c]]
+        out[c] = ["" if v is None or (isinstance(v, float) and v != v) else
+                  (f"{v:.1%}" if isinstance(v, float) else v) for v in out[c]]
     return out.fillna("")
 
 
