@@ -136,7 +136,7 @@ def percent(df: pd.DataFrame, columns=("base", "tuned", *FORM_COLUMNS)) -> pd.Da
     (strings left as they are; missing cells, None or NaN, left blank)."""
     out = df.copy()
     for c in (c for c in columns if c in out):
-        out[c] = ["" if v is None or (isinstance(v, float) and v != v) else
+        out[c] = ["" if not isinstance(v, str) and pd.isna(v) else
                   (f"{v:.1%}" if isinstance(v, float) else v) for v in out[c]]
     return out.fillna("")
 
