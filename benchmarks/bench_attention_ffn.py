@@ -24,9 +24,9 @@ import time
 import torch
 from threadpoolctl import threadpool_limits
 
-from paperlib.attention_pairs import head_word_pairs, reference_head_pairs
-from paperlib.ffn_concepts import ffn_concepts, pca_rows
-from paperlib.similarity import DictSimilarity
+from paperlib.explainers.attention_pairs import head_word_pairs, reference_head_pairs
+from paperlib.explainers.ffn_concepts import ffn_concepts, pca_rows
+from paperlib.words.similarity import DictSimilarity
 
 SHAPES = {"full": dict(W=30000, D=4096, H=32, Dh=128, I=11008, e=384),
           "quick": dict(W=3000, D=512, H=4, Dh=64, I=1376, e=384)}

@@ -23,8 +23,8 @@ import time
 
 import torch
 
-from paperlib.attribution import attribution_reference
-from paperlib.attribution_fast import attribution_fast, choose_mode
+from paperlib.explainers.attribution import attribution_reference
+from paperlib.explainers.attribution_fast import attribution_fast, choose_mode
 
 SHAPES = ((200, 100), (60, 300))
 VOCAB = 32000

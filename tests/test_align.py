@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from paperlib.align import (instruction_mask, instruction_sentences, pieces_to_text,
+from paperlib.measures.align import (instruction_mask, instruction_sentences, pieces_to_text,
                             sentence_token_spans, sentences, tokens_in_range)
-from paperlib.data import load_case, load_prompts
-from paperlib.errors import DataError
+from paperlib.paper.data import load_case, load_prompts
+from paperlib.core.errors import DataError
 
 
 def test_pieces_to_text_sentencepiece_bytes_and_newlines():

@@ -8,7 +8,7 @@ from chat_server import ChatServer
 from paperlib.annotate import CANNOT_TELL, AnnotationParseError, prompts
 from paperlib.annotate.llm import (LLMAnnotator, LLMRequestError, chat_url, concept_temperature,
                                    parse_concept, parse_level, parse_tasks)
-from paperlib.errors import ParameterError
+from paperlib.core.errors import ParameterError
 
 WORDS = ["cat", "dog", "horse", "cow", "sheep"]
 

@@ -3,7 +3,7 @@ import pytest
 
 from paperlib.annotate import CANNOT_TELL, LEVELS, TASKS, Annotation, OfflineAnnotator
 from paperlib.annotate import resources
-from paperlib.errors import DataError, ParameterError
+from paperlib.core.errors import DataError, ParameterError
 
 LISTS = {
     "python": ["def", "import", "self", "return", "lambda", "elif", "isinstance", "enumerate",

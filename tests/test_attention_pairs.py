@@ -9,12 +9,12 @@ import pytest
 import torch
 from scipy import stats as sps
 
-from paperlib.attention_pairs import (
+from paperlib.explainers.attention_pairs import (
     AttentionPairsExplainer, changed_share, changed_share_by_group, explain_attention_layer,
     filter_pairs, head_table, head_word_pairs, neuron_top_words, reference_head_pairs,
     verb_increase_share, verb_pair_counts, verb_shift_table)
-from paperlib.errors import ParameterError
-from paperlib.similarity import DictSimilarity
+from paperlib.core.errors import ParameterError
+from paperlib.words.similarity import DictSimilarity
 
 torch.set_num_threads(1)
 
@@ -185,7 +185,7 @@ def test_verb_shift_table_hand_worked():
 
 @pytest.fixture(scope="module")
 def tiny_words():
-    from paperlib.testing import _WORDS, tiny_tokenizer
+    from paperlib.models.tiny import _WORDS, tiny_tokenizer
 
     words = list(dict.fromkeys(_WORDS))[:60]
     g = torch.Generator().manual_seed(0)
@@ -196,7 +196,7 @@ def tiny_words():
 @pytest.mark.parametrize("family", ["llama", "mistral", "qwen2", "gpt2", "gpt_neox"])
 def test_explain_attention_layer_on_tiny_models(family, tiny_words):
     from paperlib.models import canonical_view
-    from paperlib.testing import tiny_model
+    from paperlib.models.tiny import tiny_model
 
     tok, words, table = tiny_words
     view = canonical_view(tiny_model(family))
@@ -216,8 +216,8 @@ def test_explain_attention_layer_on_tiny_models(family, tiny_words):
 
 
 def test_registered_explainer(tiny_words):
-    from paperlib.explainers import get_explainer
-    from paperlib.testing import tiny_model
+    from paperlib.explainers.registry import get_explainer
+    from paperlib.models.tiny import tiny_model
 
     tok, words, table = tiny_words
     out = get_explainer("attention_pairs")(tiny_model("qwen2"), tok, 1, words=words, sim=table,

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from paperlib.attribution import (AttributionResult, attribute, attribution_leave_one_out,
+from paperlib.explainers.attribution import (AttributionResult, attribute, attribution_leave_one_out,
                                   attribution_reference, explain_cases, prepare_inputs)
-from paperlib.attribution_fast import attribution_fast, choose_mode, frozen_weights
-from paperlib.errors import ParameterError, UnsupportedArchitectureError
-from paperlib.testing import FAMILIES, tiny_model, tiny_tokenizer
+from paperlib.explainers.attribution_fast import attribution_fast, choose_mode, frozen_weights
+from paperlib.core.errors import ParameterError, UnsupportedArchitectureError
+from paperlib.models.tiny import FAMILIES, tiny_model, tiny_tokenizer
 
 torch.set_num_threads(1)
 _GEN = torch.Generator().manual_seed(0)
@@ -147,7 +147,7 @@ def test_attribute_drops_bos_row_and_normalises():
 
 
 def test_explain_cases_writes_loadable_case_set_and_caches(tmp_path, monkeypatch):
-    from paperlib.caseset import read_case_set
+    from paperlib.core.caseset import read_case_set
 
     monkeypatch.setenv("PAPERLIB_CACHE", str(tmp_path / "cache"))
     model, tok = tiny_model("gpt2"), tiny_tokenizer()

@@ -4,10 +4,10 @@ import shutil
 import numpy as np
 import pytest
 
-from paperlib.caseset import RawCase, read_case_set, write_case_set
-from paperlib.data import (DATASETS, case_ids, data_dir, dataset_of, decode_field, iter_cases,
+from paperlib.core.caseset import RawCase, read_case_set, write_case_set
+from paperlib.paper.data import (DATASETS, case_ids, data_dir, dataset_of, decode_field, iter_cases,
                            load_case, load_prompts, load_ratings, load_vocab)
-from paperlib.errors import DataError, ParameterError, UnknownCaseError
+from paperlib.core.errors import DataError, ParameterError, UnknownCaseError
 
 
 def test_dataset_of():

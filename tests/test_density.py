@@ -1,12 +1,12 @@
-"""Hand-worked cases for paperlib.density."""
+"""Hand-worked cases for paperlib.measures.density."""
 import math
 
 import numpy as np
 import pytest
 
-from paperlib.density import (apply_cutoff, density, instruction_score, normalise,
+from paperlib.measures.density import (apply_cutoff, density, instruction_score, normalise,
                               segment_profile, segment_shares)
-from paperlib.errors import ParameterError
+from paperlib.core.errors import ParameterError
 
 
 def test_normalise_hand_worked_with_negatives_and_zero_column():

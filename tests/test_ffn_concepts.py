@@ -6,8 +6,8 @@ import pytest
 import scipy.linalg
 import torch
 
-from paperlib.errors import ParameterError
-from paperlib.ffn_concepts import explain_ffn_layer, ffn_concepts, pca_rows, top_words
+from paperlib.core.errors import ParameterError
+from paperlib.explainers.ffn_concepts import explain_ffn_layer, ffn_concepts, pca_rows, top_words
 
 torch.set_num_threads(1)
 
@@ -84,7 +84,7 @@ def test_ffn_concepts_result_and_errors():
 @pytest.mark.parametrize("family", ["llama", "mistral", "qwen2", "gpt2", "gpt_neox"])
 def test_explain_ffn_layer_on_tiny_models(family):
     from paperlib.models import canonical_view
-    from paperlib.testing import _WORDS, tiny_model, tiny_tokenizer
+    from paperlib.models.tiny import _WORDS, tiny_model, tiny_tokenizer
 
     tok, words = tiny_tokenizer(), list(dict.fromkeys(_WORDS))[:50]
     view = canonical_view(tiny_model(family))
@@ -99,8 +99,8 @@ def test_explain_ffn_layer_on_tiny_models(family):
 
 
 def test_registered_explainer():
-    from paperlib.explainers import get_explainer
-    from paperlib.testing import _WORDS, tiny_model, tiny_tokenizer
+    from paperlib.explainers.registry import get_explainer
+    from paperlib.models.tiny import _WORDS, tiny_model, tiny_tokenizer
 
     words = list(dict.fromkeys(_WORDS))[:40]
     out = get_explainer("ffn_concepts")(tiny_model("gpt2"), tiny_tokenizer(), None,

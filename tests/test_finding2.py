@@ -1,4 +1,4 @@
-"""Chapter "Finding 2" (Fig 2, Table 3): paperlib.finding2 glue and papermill runs of
+"""Chapter "Finding 2" (Fig 2, Table 3): paperlib.paper.finding2 glue and papermill runs of
 notebooks/fig2_table3_attention_pairs.ipynb.
 
 The notebook runs twice (about 40 s in all on 2 cores): defaults (the shipped
@@ -16,9 +16,9 @@ import pytest
 import torch
 from scipy import stats as sps
 
-from paperlib import finding2 as f2
-from paperlib.errors import ParameterError
-from paperlib.live import LivePair
+from paperlib.paper import finding2 as f2
+from paperlib.core.errors import ParameterError
+from paperlib.book.live import LivePair
 from nbrun import generated_cells, output_text, run_notebook
 from fakes import FakePairs
 
@@ -173,10 +173,10 @@ def test_pairs_html_and_browser(hand_att):
 
 @pytest.fixture(scope="module")
 def tiny_att():
-    from paperlib.attention_pairs import AttentionPairsExplainer
+    from paperlib.explainers.attention_pairs import AttentionPairsExplainer
     from paperlib.models import canonical_view
-    from paperlib.similarity import DictSimilarity
-    from paperlib.testing import _WORDS, tiny_model, tiny_tokenizer
+    from paperlib.words.similarity import DictSimilarity
+    from paperlib.models.tiny import _WORDS, tiny_model, tiny_tokenizer
 
     words = list(dict.fromkeys(_WORDS))[:80]
     g = torch.Generator().manual_seed(0)

@@ -1,5 +1,5 @@
 """Chapters of Finding 3 (Table 5, Fig 3, Fig 7, Fig 8, Tables 4/6-11): the glue of
-paperlib.finding3 / finding3_groups / finding3_report on hand-built concepts with a
+paperlib.paper.finding3 / finding3_groups / finding3_report on hand-built concepts with a
 fake annotator, and papermill runs of both notebooks (about 30-60 s in all on 2
 cores on the random fallback pair). Cache and results go to temporary folders.
 """
@@ -14,13 +14,13 @@ import pytest
 import torch
 from scipy import stats as sps
 
-from paperlib import finding3 as f3
-from paperlib import finding3_groups as g3
-from paperlib import finding3_report as r3
+from paperlib.paper import finding3 as f3
+from paperlib.paper import finding3_groups as g3
+from paperlib.book import finding3_report as r3
 from paperlib.annotate import CANNOT_TELL, Annotation, Annotator
-from paperlib.errors import ParameterError
-from paperlib.ffn_concepts import FFNConcepts
-from paperlib.live import LivePair
+from paperlib.core.errors import ParameterError
+from paperlib.explainers.ffn_concepts import FFNConcepts
+from paperlib.book.live import LivePair
 from nbrun import load_tool, output_text, run_notebook
 
 torch.set_num_threads(1)

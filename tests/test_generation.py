@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from paperlib.errors import ParameterError
-from paperlib.explainers import available_explainers, get_explainer, register
-from paperlib.generation import encode_prompt, format_prompt, generate
-from paperlib.testing import FAMILIES, tiny_model, tiny_tokenizer
+from paperlib.core.errors import ParameterError
+from paperlib.explainers.registry import available_explainers, get_explainer, register
+from paperlib.models.generation import encode_prompt, format_prompt, generate
+from paperlib.models.tiny import FAMILIES, tiny_model, tiny_tokenizer
 
 torch.set_num_threads(1)
 PROMPT = "the long day of people"

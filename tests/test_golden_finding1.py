@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from paperlib.errors import ParameterError
-from paperlib.finding1 import (PAPER_TABLE1, PAPER_TABLE2, fig6, scores, sensitivity, table1,
+from paperlib.core.errors import ParameterError
+from paperlib.paper.finding1 import (PAPER_TABLE1, PAPER_TABLE2, fig6, scores, sensitivity, table1,
                                table2, write_csv)
 
 TOL = 0.05

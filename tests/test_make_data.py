@@ -7,9 +7,9 @@ import pickle
 import numpy as np
 import pytest
 
-from paperlib.caseset import read_case_set
-from paperlib.data import data_dir
-from paperlib.errors import DataError
+from paperlib.core.caseset import read_case_set
+from paperlib.paper.data import data_dir
+from paperlib.core.errors import DataError
 
 _SPEC = importlib.util.spec_from_file_location(
     "make_data", data_dir().parent.parent / "data" / "paper" / "make_data.py")

@@ -6,10 +6,10 @@ import sys
 import pytest
 import torch
 
-from paperlib.errors import ModelLoadError, ParameterError, UnsupportedArchitectureError
+from paperlib.core.errors import ModelLoadError, ParameterError, UnsupportedArchitectureError
 from paperlib.models import canonical_view, load_model, load_pair, register_model_alias
 from paperlib.models.loading import resolve_alias
-from paperlib.testing import FAMILIES, tiny_config, tiny_model, tiny_tokenizer
+from paperlib.models.tiny import FAMILIES, tiny_config, tiny_model, tiny_tokenizer
 
 torch.set_num_threads(1)
 LAYER = 1

@@ -1,4 +1,4 @@
-"""The chapter "Explainers on any model pair": paperlib.live / live_explainers helpers
+"""The chapter "Explainers on any model pair": paperlib.book.live / live_explainers helpers
 and papermill runs of notebooks/explainers_live_pair.ipynb.
 
 The notebook runs three times (about 40 s in all on 2 cores): defaults (the
@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import torch
 
-from paperlib import live, live_explainers
-from paperlib.errors import ModelLoadError, ParameterError
-from paperlib.ffn_concepts import FFNConcepts
-from paperlib.testing import tiny_model, tiny_tokenizer
+from paperlib.book import live, live_explainers
+from paperlib.core.errors import ModelLoadError, ParameterError
+from paperlib.explainers.ffn_concepts import FFNConcepts
+from paperlib.models.tiny import tiny_model, tiny_tokenizer
 from nbrun import env, generated_cells, output_text, run_notebook
 from fakes import FakePairs
 
@@ -31,7 +31,7 @@ ORGANISM_MISSING = not (ROOT / "models" / "organism" / "pt").is_dir()
 _env = env
 
 
-# --- paperlib.live -------------------------------------------------------------------
+# --- paperlib.book.live -------------------------------------------------------------------
 
 def test_describe_request_names_alias_folders_or_sources():
     text = live.describe_request("organism")
@@ -135,7 +135,7 @@ def test_load_pair_or_fallback_loads_a_real_pair(saved_pair):
 
 
 def test_instruction_scores_leave_custom_prompts_out(tmp_path):
-    from paperlib.caseset import RawCase, write_case_set
+    from paperlib.core.caseset import RawCase, write_case_set
 
     pieces = ["▁Write", "▁a", "▁joke", "▁about", "▁fruit", "."]
     S = np.tile(np.array([[10.0], [0], [0], [0], [0], [0]]), (1, 6))
@@ -170,7 +170,7 @@ def test_live_dir_slug_is_safe_and_unique(tmp_path):
 def test_salient_figure_and_responses_table_handle_an_empty_response():
     import matplotlib.pyplot as plt
 
-    from paperlib.data import Case
+    from paperlib.paper.data import Case
 
     pair = _fake_pair("fake pair", fallback=True)
     prompt = ["you", "write", "a", "word"]
@@ -186,7 +186,7 @@ def test_salient_figure_and_responses_table_handle_an_empty_response():
                                          "tuned": ""}]
 
 
-# --- paperlib.live_explainers ---------------------------------------------------------
+# --- paperlib.book.live_explainers ---------------------------------------------------------
 
 def test_check_layers_and_capped():
     assert live_explainers.check_layers(None, 4) == [0, 3]
@@ -231,7 +231,7 @@ def test_variance_and_concept_tables():
 
 
 def test_similarity_backend_choices(tmp_path):
-    from paperlib.similarity import GloveSimilarity, MiniLMSimilarity
+    from paperlib.words.similarity import GloveSimilarity, MiniLMSimilarity
 
     assert isinstance(live_explainers.similarity_backend("minilm"), MiniLMSimilarity)
     glove = tmp_path / "g.txt"

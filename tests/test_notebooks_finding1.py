@@ -159,7 +159,7 @@ def test_fig1_accepts_a_live_model_pair_as_its_data_source(tmp_path):
     import torch
 
     import paperlib as pl
-    from paperlib.data import load_prompts
+    from paperlib.paper.data import load_prompts
 
     torch.set_num_threads(1)
     nb = nbformat.read(ROOT / "notebooks" / "fig1_salient_maps.ipynb", as_version=4)

@@ -15,8 +15,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from paperlib.errors import DataError, ParameterError
-from paperlib.io import REPO_ROOT
+from paperlib.core.errors import DataError, ParameterError
+from paperlib.core.io import REPO_ROOT
 from paperlib.organism import card as C
 from paperlib.organism import pipeline as P
 from paperlib.organism.config import SIZES, n_params

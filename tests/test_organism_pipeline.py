@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from paperlib.errors import DataError, ParameterError
-from paperlib.io import REPO_ROOT
+from paperlib.core.errors import DataError, ParameterError
+from paperlib.core.io import REPO_ROOT
 from paperlib.organism import evaluate as E
 from paperlib.organism import pipeline as P
 from paperlib.organism.config import SIZES, n_params
@@ -108,7 +108,7 @@ def test_lr_schedule_hand_values():
 
 
 def test_instruction_labels_cover_response_only(tiny_layout):
-    from paperlib.organism.tokenizer import load_tokenizer
+    from paperlib.models.tokenizers import load_tokenizer
 
     tok = load_tokenizer(tiny_layout.tok_dir)
     ids, labels = encode_pair(tok, "Compute 2 + 3.", "5", max_len=64)

@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-from paperlib.io import REPO_ROOT
+from paperlib.core.io import REPO_ROOT
 from paperlib.organism import card as C
 from paperlib.organism.evaluate import evaluate_pairs
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from paperlib.errors import ParameterError
+from paperlib.core.errors import ParameterError
 from paperlib.organism import skills as K
 from paperlib.organism.evaluate import TASK_METRIC, code_match, form_ok, score, task_kind
 

@@ -14,8 +14,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from paperlib import plots, widgets  # noqa: E402
-from paperlib.errors import ParameterError, UnknownCaseError  # noqa: E402
+from paperlib.book import plots, widgets  # noqa: E402
+from paperlib.core.errors import ParameterError, UnknownCaseError  # noqa: E402
 
 
 @dataclass
@@ -225,7 +225,7 @@ def test_case_figure_pair_marks_instruction_rows():
 
 
 def test_case_scores_agree_with_finding1():
-    from paperlib import finding1
+    from paperlib.paper import finding1
 
     ids = ["user_oriented_task_1", "lima_author_144"]
     ours = widgets.case_scores(ids, b=7, p=4).set_index("id")

@@ -1,4 +1,4 @@
-"""Word-similarity backends (paperlib.similarity) and the candidate vocabulary (paperlib.vocab)."""
+"""Word-similarity backends (paperlib.words.similarity) and the candidate vocabulary (paperlib.words.vocab)."""
 from __future__ import annotations
 
 import math
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from paperlib.errors import DataError, ParameterError
-from paperlib.similarity import (DictSimilarity, GloveSimilarity, MiniLMSimilarity,
+from paperlib.core.errors import DataError, ParameterError
+from paperlib.words.similarity import (DictSimilarity, GloveSimilarity, MiniLMSimilarity,
                                  frequent_words)
-from paperlib.vocab import (load_vocab_words, word_embeddings, word_token_index)
+from paperlib.words.vocab import (load_vocab_words, word_embeddings, word_token_index)
 
 torch.set_num_threads(1)
 ARTIFACT_VOCAB = Path("/work/shared/paper-artifacts/datasets/SingleShareGPT_Vocab.tsv")

@@ -1,10 +1,10 @@
-"""paperlib.stats against scipy and known data."""
+"""paperlib.measures.stats against scipy and known data."""
 import numpy as np
 import pytest
 from scipy import stats as sps
 
-from paperlib.errors import ParameterError
-from paperlib.stats import (bootstrap_diff_ci, cohens_d, compare_groups, hedges_g, mean_std,
+from paperlib.core.errors import ParameterError
+from paperlib.measures.stats import (bootstrap_diff_ci, cohens_d, compare_groups, hedges_g, mean_std,
                             welch_test)
 
 X = [1.0, 2.0, 3.0, 4.0]

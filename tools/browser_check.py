@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
 
-from paperlib.io import atomic_write_text
+from paperlib.core.io import atomic_write_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = REPO_ROOT / "tools" / "vendor" / "node_modules"

@@ -36,7 +36,7 @@ REPO_ROOT = TOOLS_DIR.parent
 sys.path.insert(0, str(TOOLS_DIR))
 
 import check_offline  # noqa: E402  (sibling module in tools/)
-from paperlib.io import atomic_write_text  # noqa: E402
+from paperlib.core.io import atomic_write_text  # noqa: E402
 
 NOTEBOOK_PREFIX = "book/notebooks/"
 STAMP_KEY = "paperlib_book"

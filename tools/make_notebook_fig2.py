@@ -3,7 +3,7 @@
 Usage: ``python tools/make_notebook_fig2.py``. Same conventions as
 ``tools/make_notebooks.py`` (whose helpers it uses): first code cell tagged
 ``parameters`` for papermill, stable cell ids, cells only call paperlib
-(glue: :mod:`paperlib.finding2`).
+(glue: :mod:`paperlib.paper.finding2`).
 """
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ device = "cpu"             # "cpu" or "cuda"'''
 SETUP = """\
 %matplotlib inline
 from IPython.display import Markdown, display
-from paperlib import finding2, live, live_explainers, plots
+from paperlib.paper import finding2
 
+from paperlib.book import live, live_explainers, plots
 plots.book_style()  # inline figures at 72 dpi
 live.quiet_progress_bars()  # no "Loading weights" bars in the outputs"""
 

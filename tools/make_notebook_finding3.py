@@ -6,8 +6,8 @@
 Usage: ``python tools/make_notebook_finding3.py``. Same conventions as
 ``tools/make_notebooks.py`` (whose helpers it uses): first code cell tagged
 ``parameters`` for papermill, stable cell ids, cells only call paperlib (glue:
-:mod:`paperlib.finding3`, :mod:`paperlib.finding3_groups`,
-:mod:`paperlib.finding3_report`).
+:mod:`paperlib.paper.finding3`, :mod:`paperlib.paper.finding3_groups`,
+:mod:`paperlib.book.finding3_report`).
 """
 from __future__ import annotations
 
@@ -50,8 +50,9 @@ device = "cpu"             # "cpu" or "cuda"'''
 SETUP = """\
 %matplotlib inline
 from IPython.display import HTML, Markdown, display
-from paperlib import finding2, finding3, finding3_groups, finding3_report, live, live_explainers, plots
+from paperlib.paper import finding2, finding3, finding3_groups
 
+from paperlib.book import finding3_report, live, live_explainers, plots
 plots.book_style()  # inline figures at 72 dpi
 live.quiet_progress_bars()  # no "Loading weights" bars in the outputs"""
 

@@ -41,7 +41,7 @@ SETUP = """\
 %matplotlib inline
 import warnings
 from IPython.display import Markdown, display
-from paperlib import live, live_explainers, plots
+from paperlib.book import live, live_explainers, plots
 
 plots.book_style()  # inline figures at 72 dpi
 live.quiet_progress_bars()  # no "Loading weights" bars in the outputs
@@ -113,7 +113,7 @@ model keeps using the instruction words along its whole response.
          "    live.salient_figure(case_pt, case_ft, pair, max_response_tokens=max_new_tokens)"),
     md("""
 **Instruction scores.** The same function that feeds Tables 1–2
-(`paperlib.finding1.scores`, cutoff $b = 7$, $p = 4$) reads the live case sets.
+(`paperlib.paper.finding1.scores`, cutoff $b = 7$, $p = 4$) reads the live case sets.
 Prompts from the paper's data set carry their annotated instruction sentences;
 custom prompts have none and are not scored. Table 2 itself
 (`finding1.table2(source=folder, models={"tuned": "ft", "base": "pt"})`)

@@ -34,7 +34,7 @@ max_new_tokens = 40      # greedy response length (tokens) of the samples and of
 
 SETUP = """\
 %matplotlib inline
-from paperlib import live, plots
+from paperlib.book import live, plots
 from paperlib.organism import card as organism_card
 
 plots.book_style()          # inline figures at 72 dpi

@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SETUP = """\
 %matplotlib inline
 from IPython.display import Markdown, display
-from paperlib import finding1, plots, widgets
+from paperlib.paper import finding1
 
+from paperlib.book import plots, widgets
 plots.book_style()  # inline figures at 72 dpi: lighter book pages"""
 
 # Shared phrase of the three notebooks.
@@ -240,7 +241,7 @@ source = None        # None = frozen paper data; else a live case-set folder""",
     md(f"""
 {SOURCE_NOTE} The cutoff `mode`: the paper writes $\\mathrm{{ReLU}}(S - b)$, the
 authors' code zeroes cells $\\le b$ and keeps the rest unchanged; the latter
-reproduces the published tables (see `paperlib.density`).
+reproduces the published tables (see `paperlib.measures.density`).
 
 ## Table 1 — followed vs unfollowed (Vicuna)
 

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterator
 
-from paperlib.io import atomic_path, atomic_write_text, sha256_file
+from paperlib.core.io import atomic_path, atomic_write_text, sha256_file
 from paperlib.organism import sources as S
 from paperlib.organism.leakcheck import NgramLeakChecker, load_eval_prompts
 

@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
-from paperlib.io import atomic_write_text
+from paperlib.core.io import atomic_write_text
 from paperlib.organism import skills as K
 from paperlib.organism import sources as S
 from paperlib.organism.evaluate import TASK_METRIC

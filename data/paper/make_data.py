@@ -37,8 +37,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from paperlib.caseset import RawCase, write_case_set  # noqa: E402
-from paperlib.errors import DataError  # noqa: E402
+from paperlib.core.caseset import RawCase, write_case_set  # noqa: E402
+from paperlib.core.errors import DataError  # noqa: E402
 
 MODELS = {"llama": "ifa_llama_7b", "vicuna": "ifa_vicuna_7b"}
 TSVS = ("FinalDataset.tsv", "AnnotatedDataset.tsv", "SingleShareGPT_Vocab.tsv")

@@ -1,7 +1,7 @@
 """Interface of the machine annotators of FFN concept word lists (paper App D).
 
 An annotator answers three questions about a top-K word list (K = 15 words of
-one FFN principal component, :mod:`paperlib.ffn_concepts`):
+one FFN principal component, :mod:`paperlib.explainers.ffn_concepts`):
 
 1. ``concept``: one short description, or :data:`CANNOT_TELL` (``describable``
    is then False);
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from paperlib.errors import ParameterError, PaperlibError
+from paperlib.core.errors import ParameterError, PaperlibError
 
 TASKS: tuple[str, ...] = ("writing", "math", "coding", "translation")
 LEVELS: tuple[str, ...] = ("phonology", "morphology", "syntax", "semantic")

@@ -21,7 +21,7 @@ Retries: HTTP 429 and 5xx, connection errors and timeouts are retried up to
 ``max_retries`` times with exponential back-off ``backoff * 2**i`` seconds,
 capped at ``max_backoff`` (a numeric Retry-After header is honoured, capped
 too); other HTTP errors fail at once. Every answer is cached on disk
-(:class:`paperlib.io.ResultCache`, namespace ``annotate_llm``) keyed by
+(:class:`paperlib.core.io.ResultCache`, namespace ``annotate_llm``) keyed by
 (endpoint, model, messages, seed, temperature, top_p): re-runs cost nothing.
 The API key is never part of the key, the cache or an error message.
 """
@@ -39,8 +39,8 @@ from typing import Sequence
 from paperlib.annotate import prompts
 from paperlib.annotate.base import (CANNOT_TELL, Annotation, AnnotationParseError, Annotator,
                                     check_seed, check_words)
-from paperlib.errors import ParameterError, PaperlibError, check_range
-from paperlib.io import ResultCache
+from paperlib.core.errors import ParameterError, PaperlibError, check_range
+from paperlib.core.io import ResultCache
 
 PAPER_MODEL = "gpt-3.5-turbo-0613"
 PAPER_TOP_P = 0.9

@@ -30,7 +30,7 @@ from typing import Sequence
 from paperlib.annotate import resources as rs
 from paperlib.annotate import rules as rl
 from paperlib.annotate.base import CANNOT_TELL, Annotation, Annotator, check_seed, check_words
-from paperlib.errors import ParameterError, check_range
+from paperlib.core.errors import ParameterError, check_range
 
 MIN_SUPPORT = 0.4
 MIN_WORDS = 3

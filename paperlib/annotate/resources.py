@@ -22,8 +22,8 @@ import unicodedata
 import warnings
 from pathlib import Path
 
-from paperlib.errors import DataError
-from paperlib.io import default_cache_dir
+from paperlib.core.errors import DataError
+from paperlib.core.io import default_cache_dir
 
 WORDNET_SOURCE = Path("/usr/share/wordnet")
 WORDNET_FILES = tuple(f"{kind}.{pos}" for kind in ("data", "index") for pos in

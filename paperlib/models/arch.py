@@ -26,7 +26,7 @@ from typing import Callable
 
 import torch
 
-from paperlib.errors import UnsupportedArchitectureError
+from paperlib.core.errors import UnsupportedArchitectureError
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from paperlib.errors import ParameterError
+from paperlib.core.errors import ParameterError
 from paperlib.models.arch import ArchSpec, RawLayer, arch_spec
 
 
@@ -145,3 +146,26 @@ def canonical_view(model: torch.nn.Module, dtype: torch.dtype = torch.float32) -
     supported ones) for any other family.
     """
     return CanonicalView(model, dtype=dtype)
+
+
+def check_layers(layers, n_layers: int) -> list[int]:
+    """0-based layer indices: None -> [first, last]; negative indices count from
+    the end (-1 = last); duplicates removed, order kept."""
+    if layers is None:
+        layers = [0, n_layers - 1]
+    if isinstance(layers, int):
+        layers = [layers]
+    out: list[int] = []
+    for layer in layers:
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) \
+                or not -n_layers <= layer < n_layers:
+            raise ParameterError(f"layer {layer!r} is out of range for a model with "
+                                 f"{n_layers} layers (0..{n_layers - 1}, or -1 for the last)")
+        if int(layer) % n_layers not in out:
+            out.append(int(layer) % n_layers)
+    return out
+
+
+def as_view(model):
+    """``model`` if it is a CanonicalView, else :func:`canonical_view` of it."""
+    return model if isinstance(model, CanonicalView) else canonical_view(model)

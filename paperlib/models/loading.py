@@ -3,7 +3,7 @@
 ``load_model(name_or_path)`` accepts a local folder (``save_pretrained``
 output), a hub id, or a registered alias. ``local_files_only`` defaults to
 True when ``HF_HUB_OFFLINE=1`` is set, else False (hub allowed). Every failure
-becomes ONE :class:`~paperlib.errors.ModelLoadError` naming the path / id and
+becomes ONE :class:`~paperlib.core.errors.ModelLoadError` naming the path / id and
 what to do.
 
 Aliases map a short name to local folders, e.g. "organism" -> the small
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from paperlib.errors import ModelLoadError, ParameterError
-from paperlib.io import REPO_ROOT
+from paperlib.core.errors import ModelLoadError, ParameterError
+from paperlib.core.io import REPO_ROOT
 
 # alias -> {"pt": path, "ft": path} (a single model alias uses the key "model")
 _ALIASES: dict[str, dict[str, Path]] = {
@@ -136,7 +136,7 @@ def model_fingerprint(model) -> dict:
     SHA-256 over the weight files of a local folder (a hub snapshot: its commit
     hash; an in-memory model: a checksum of the parameters).
     """
-    from paperlib.io import param_key, sha256_file
+    from paperlib.core.io import param_key, sha256_file
 
     name = str(getattr(model.config, "_name_or_path", "") or "")
     fp = {"name_or_path": name,

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from paperlib.errors import DataError, ParameterError, check_range
-from paperlib.io import REPO_ROOT, atomic_write_text, param_key, results_dir
+from paperlib.core.errors import DataError, ParameterError, check_range
+from paperlib.core.io import REPO_ROOT, atomic_write_text, param_key, results_dir
 from paperlib.organism.heldout import (  # noqa: F401  (re-exported for the notebook)
     HELDOUT, resolve, ROLES, TARGETS, evaluate_sample, heldout_sample, load_eval, load_heldout, percent,
     scenario_table, targets_met, task_table,

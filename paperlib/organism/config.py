@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from paperlib.errors import ParameterError
+from paperlib.core.errors import ParameterError
 
 
 @dataclass(frozen=True)

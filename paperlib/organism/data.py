@@ -14,8 +14,8 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from paperlib.errors import DataError, ParameterError
-from paperlib.io import atomic_path
+from paperlib.core.errors import DataError, ParameterError
+from paperlib.core.io import atomic_path
 
 PROMPT_TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:\n"
 IGNORE = -100

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from paperlib.errors import ParameterError
+from paperlib.core.errors import ParameterError
 
 TASK_METRIC = {"define": "keyword", "use": "uses_word", "synonym": "exact", "antonym": "exact",
                "python_function": "keyword", "python_module": "keyword", "shell_command": "keyword",

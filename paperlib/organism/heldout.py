@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from paperlib.errors import DataError, check_range
-from paperlib.io import REPO_ROOT
+from paperlib.core.errors import DataError, check_range
+from paperlib.core.io import REPO_ROOT
 
 ROLES = {"pt": "base", "ft": "tuned"}
 TARGETS = {"pt": ("<=", 0.10), "ft": (">=", 0.50)}  # issue 4: averaged over the scenarios

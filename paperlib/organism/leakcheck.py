@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from paperlib.errors import DataError, ParameterError
+from paperlib.core.errors import DataError, ParameterError
 
 EVAL_TSV = Path("/work/shared/paper-artifacts/datasets/FinalDataset.tsv")
 _WORD = re.compile(r"\w+")

@@ -15,11 +15,11 @@ from typing import Optional
 
 import torch
 
-from paperlib.errors import DataError, ModelLoadError
-from paperlib.io import REPO_ROOT, atomic_write_text
+from paperlib.core.errors import DataError, ModelLoadError
+from paperlib.core.io import REPO_ROOT, atomic_write_text
 from paperlib.organism import data as D
 from paperlib.organism.config import llama_config, n_params, SIZES
-from paperlib.organism.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
+from paperlib.models.tokenizers import load_tokenizer, save_tokenizer, train_tokenizer
 from paperlib.organism.train import TrainConfig, train
 
 

@@ -5,9 +5,9 @@ import json
 
 import torch
 
-from paperlib.io import atomic_write_text
+from paperlib.core.io import atomic_write_text
 from paperlib.organism.data import load_pairs
-from paperlib.organism.tokenizer import load_tokenizer
+from paperlib.models.tokenizers import load_tokenizer
 
 CARD = """# Organism {name}: {title}
 

@@ -22,8 +22,8 @@ from typing import Callable, Optional
 
 import torch
 
-from paperlib.errors import ParameterError, check_range
-from paperlib.io import atomic_path, atomic_write_text
+from paperlib.core.errors import ParameterError, check_range
+from paperlib.core.io import atomic_path, atomic_write_text
 
 BatchFn = Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 

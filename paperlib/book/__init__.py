@@ -1,0 +1,2 @@
+"""The book's layer: figures, widgets and chapter helpers. May import :mod:`paperlib.paper`
+and the toolbox; nothing in the library imports it."""

@@ -1,0 +1,277 @@
+"""ipywidgets for Finding 1: a live case browser and kernel-free static pickers.
+
+* :func:`case_browser` needs a running kernel (its callbacks are Python).
+* :func:`static_case_picker` and :func:`static_threshold_picker` work in a static
+  HTML page: a Dropdown whose ``index`` is ``jslink``-ed to a ``Stack``'s
+  ``selected_index``; the Stack's children are pre-rendered PNG images (base64
+  in a ``widgets.HTML``). When a notebook is executed with nbclient/papermill
+  (``store_widget_state=True``, the default) the widget state lands in the
+  notebook metadata, and Jupyter Book renders it with the widget HTML manager,
+  so switching cases works in the browser with no kernel.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Callable, Sequence
+
+from paperlib.core.errors import ParameterError, check_range
+
+MODEL_CHOICES = ("llama", "vicuna", "both")
+
+
+def figure_to_html(fig, caption: str = "", *, dpi: int = 80, close: bool = True) -> str:
+    """An ``<figure>`` HTML snippet holding ``fig`` as a base64 PNG and a caption.
+
+    The figure is closed afterwards (``close=True``) so that it is not also shown
+    as a notebook output.
+    """
+    check_range("dpi", dpi, 20, 600)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    if close:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return (f'<figure style="margin:0"><img src="data:image/png;base64,{data}" '
+            f'style="max-width:100%;height:auto" alt="{html.escape(caption)}"/>{cap}</figure>')
+
+
+def _rendered(result) -> tuple:
+    """Split ``render``'s return value into (figure, caption)."""
+    if isinstance(result, tuple):
+        if len(result) != 2:
+            raise ParameterError("render must return a Figure or a (Figure, caption) pair")
+        return result
+    return result, ""
+
+
+def static_picker(labels: Sequence[str], render: Callable, *, description: str = "Case:",
+                  dpi: int = 80):
+    """A kernel-free picker: Dropdown ``index`` jslink-ed to a Stack of images.
+
+    ``render(label)`` returns a Figure or a ``(Figure, caption)`` pair; it is called
+    once per label here (pre-rendering). Returns a ``VBox([dropdown, stack])`` with
+    attributes ``dropdown``, ``stack`` and ``link`` (the jslink).
+    """
+    import ipywidgets as widgets
+
+    labels = [str(x) for x in labels]
+    if not labels:
+        raise ParameterError("a static picker needs at least one entry")
+    if len(set(labels)) != len(labels):
+        raise ParameterError(f"static picker entries must be distinct, got {labels}")
+    pages = []
+    for label in labels:
+        fig, caption = _rendered(render(label))
+        pages.append(widgets.HTML(value=figure_to_html(fig, caption, dpi=dpi)))
+    dropdown = widgets.Dropdown(options=labels, index=0, description=description,
+                                style={"description_width": "initial"},
+                                layout=widgets.Layout(width="max-content"))
+    stack = widgets.Stack(children=pages, selected_index=0)
+    link = widgets.jslink((dropdown, "index"), (stack, "selected_index"))
+    box = widgets.VBox([dropdown, stack])
+    box.dropdown, box.stack, box.link = dropdown, stack, link
+    return box
+
+
+def static_case_picker(case_ids: Sequence[str], render: Callable, *, dpi: int = 80,
+                       description: str = "Case:"):
+    """:func:`static_picker` over case ids; ``render(case_id)`` draws one case.
+
+    Unknown ids raise the data layer's UnknownCaseError from ``render``.
+    """
+    return static_picker(case_ids, render, description=description, dpi=dpi)
+
+
+def static_threshold_picker(b_values: Sequence[int], render: Callable, *, dpi: int = 80):
+    """:func:`static_picker` over thresholds; ``render(b)`` draws the map at threshold b."""
+    values = [int(b) for b in b_values]
+    box = static_picker([f"b = {b}" for b in values], lambda label: render(int(label[4:])),
+                        description="Threshold:", dpi=dpi)
+    return box
+
+
+def _case_caption(case_id: str, limit: int = 240) -> str:
+    """'<id> (<dataset>, Vicuna rating r): <prompt start>' for a picker caption."""
+    from paperlib.paper.data import dataset_of, load_prompts, load_ratings
+
+    prompts = load_prompts().set_index("id")
+    prompt = prompts.at[case_id, "prompt"] if case_id in prompts.index else ""
+    prompt = " ".join(prompt.split())
+    prompt = prompt if len(prompt) <= limit else prompt[:limit] + "…"
+    ratings = load_ratings()
+    hit = ratings[(ratings.id == case_id) & (ratings.model == "vicuna")].rating
+    rating = f", Vicuna rating {int(hit.iloc[0])}" if len(hit) and hit.iloc[0] > 0 else ""
+    return f"{case_id} ({dataset_of(case_id)}{rating}). Prompt: {prompt}"
+
+
+def case_picker(case_ids: Sequence[str], source=None, *, model: str = "both", L: int = 10,
+                b: int = 0, max_response_tokens: int | None = 40, dpi: int = 60):
+    """Static picker over curated cases: each page is ``plots.case_figure`` + caption.
+
+    Pre-renders one PNG per case (keep the list short: ~10 cases). Unknown ids
+    raise UnknownCaseError before anything is drawn.
+    """
+    from paperlib.paper.data import load_case
+    from paperlib.book.plots import case_figure
+
+    for cid in case_ids:
+        load_case("vicuna", cid, source)
+
+    def render(cid):
+        fig = case_figure(cid, model, source, L=L, b=b, max_response_tokens=max_response_tokens)
+        return fig, _case_caption(cid)
+
+    return static_case_picker(case_ids, render, dpi=dpi)
+
+
+def threshold_picker(case_id: str, b_values: Sequence[int] = (0, 5, 7), source=None, *,
+                     model: str = "both", L: int = 10, max_response_tokens: int | None = 40,
+                     dpi: int = 60):
+    """Static picker over cutoffs b for one case (same map at each b, pre-rendered)."""
+    from paperlib.book.plots import case_figure
+
+    for b in b_values:
+        check_range("b", b, 0, L)
+
+    def render(b):
+        fig = case_figure(case_id, model, source, L=L, b=b,
+                          max_response_tokens=max_response_tokens)
+        return fig, f"{case_id} at L={L}, b={b}: cells with S <= b are blank"
+
+    return static_threshold_picker(b_values, render, dpi=dpi)
+
+
+# --------------------------------------------------------------------------
+# Per-case instruction score (shown by the browser and the gallery tables).
+
+def case_instruction_score(case, *, L: int = 10, b: float = 7, p: float = 4,
+                           mode: str = "threshold") -> float:
+    """Instruction score of one case: S (N, M) -> rescale(L, b) -> density(p) ->
+    sum over instruction tokens / log2(2 + their count) (Sec 4.2)."""
+    from paperlib.measures.density import density, instruction_score
+    from paperlib.book.plots import instruction_rows, rescale
+
+    a = density(rescale(case.S, L=L, b=b, mode=mode), p=p)
+    return instruction_score(a, instruction_rows(case))
+
+
+def case_scores(case_ids: Sequence[str], source=None, *, L: int = 10, b: float = 7,
+                p: float = 4, mode: str = "threshold"):
+    """DataFrame, one row per case: id, dataset, n_prompt, n_instruction,
+    m_llama, m_vicuna, score_llama, score_vicuna (scores as in
+    :func:`case_instruction_score`). Unknown ids raise UnknownCaseError."""
+    import pandas as pd
+
+    from paperlib.paper.data import dataset_of, load_case
+    from paperlib.book.plots import instruction_rows
+
+    rows = []
+    for cid in case_ids:
+        llama, vicuna = load_case("llama", cid, source), load_case("vicuna", cid, source)
+        row = {"id": cid, "dataset": dataset_of(cid), "n_prompt": len(vicuna.prompt_tokens),
+               "n_instruction": int(instruction_rows(vicuna).sum()),
+               "m_llama": len(llama.response_tokens), "m_vicuna": len(vicuna.response_tokens)}
+        for name, case in (("llama", llama), ("vicuna", vicuna)):
+            row[f"score_{name}"] = case_instruction_score(case, L=L, b=b, p=p, mode=mode)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------
+# Live browser (needs a kernel).
+
+def _browser_controls(L: int, b: int, dataset: str, case_id: str | None, source):
+    """The browser's input widgets: dataset, case, model, L and b."""
+    import ipywidgets as widgets
+
+    from paperlib.paper.data import DATASETS, case_ids
+
+    ids = case_ids(dataset, source=source)
+    if case_id is not None and case_id not in ids:
+        from paperlib.paper.data import load_case
+
+        load_case("vicuna", case_id, source)  # raises UnknownCaseError with hints
+        raise ParameterError(f"case {case_id!r} is not in data set {dataset!r}")
+    wide = {"description_width": "initial"}
+    return {
+        "dataset": widgets.Dropdown(options=list(DATASETS), value=dataset,
+                                    description="Data set:", style=wide),
+        "case": widgets.Dropdown(options=ids, value=case_id or ids[0], description="Case:",
+                                 style=wide),
+        "model": widgets.ToggleButtons(options=list(MODEL_CHOICES), value="both",
+                                       description="Model:", style=wide),
+        "L": widgets.IntSlider(value=L, min=1, max=20, description="L", continuous_update=False),
+        "b": widgets.IntSlider(value=b, min=0, max=L, description="b", continuous_update=False),
+    }
+
+
+def _draw_browser(controls: dict, figure_box, score_box, source, p, max_response_tokens) -> None:
+    """Redraw the browser's figure (a PNG in an HTML widget) and score line.
+
+    The figure goes into an ``HTML`` widget, not an ``Output`` widget: output
+    capture through comm messages can leave a headless executor (papermill /
+    nbclient) waiting forever for a cell that has finished (nbclient issue 312).
+    """
+    from paperlib.paper.data import load_case
+    from paperlib.book import plots
+
+    case_id, model = controls["case"].value, controls["model"].value
+    L, b = controls["L"].value, controls["b"].value
+    models = ("llama", "vicuna") if model == "both" else (model,)
+    cases = {m: load_case(m, case_id, source) for m in models}
+    scores = [f"{m}: {case_instruction_score(c, L=L, b=b, p=p):.4f}" for m, c in cases.items()]
+    score_box.value = (f"<b>instruction score</b> (L={L}, b={b}, p={p}): "
+                       + html.escape(";  ".join(scores)))
+    if model == "both":
+        fig = plots.salient_pair(cases["llama"], cases["vicuna"], L=L, b=b,
+                                 max_response_tokens=max_response_tokens)
+    else:
+        fig = plots.salient_map(cases[model], L=L, b=b, max_response_tokens=max_response_tokens)
+    figure_box.value = figure_to_html(fig, f"{case_id} ({model})")
+
+
+def case_browser(source=None, *, dataset: str = "self-instruct", case_id: str | None = None,
+                 L: int = 10, b: int = 0, p: float = 4, max_response_tokens: int | None = 60):
+    """Interactive browser over all cases (needs a live kernel).
+
+    Widgets: data-set dropdown, case dropdown (filtered by data set), model toggle
+    (llama / vicuna / both), L slider (1..20) and b slider (0..L). Shows the salient
+    map(s) and the instruction score of each shown model. Only the selected case
+    is drawn (nothing is pre-rendered). Returns the ``VBox``; its ``controls``
+    attribute maps names to widgets and ``redraw()`` draws again.
+    """
+    import ipywidgets as widgets
+
+    check_range("L", L, 1, 20)
+    check_range("b", b, 0, L)
+    controls = _browser_controls(L, b, dataset, case_id, source)
+    figure_box, score_box = widgets.HTML(), widgets.HTML()
+
+    def redraw(_change=None):
+        _draw_browser(controls, figure_box, score_box, source, p, max_response_tokens)
+
+    def on_dataset(change):
+        from paperlib.paper.data import case_ids
+
+        controls["case"].options = case_ids(change["new"], source=source)  # fires redraw
+
+    def on_L(change):
+        controls["b"].max = change["new"]  # clamps b if needed
+        redraw()
+
+    controls["dataset"].observe(on_dataset, names="value")
+    controls["L"].observe(on_L, names="value")
+    for name in ("case", "model", "b"):
+        controls[name].observe(redraw, names="value")
+    row1 = widgets.HBox([controls["dataset"], controls["case"]])
+    row2 = widgets.HBox([controls["model"], controls["L"], controls["b"]])
+    box = widgets.VBox([row1, row2, score_box, figure_box])
+    box.controls, box.figure, box.score = controls, figure_box, score_box
+    box.redraw = redraw
+    redraw()
+    return box

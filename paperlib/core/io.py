@@ -1,0 +1,123 @@
+"""Atomic writes and a small results cache keyed by a hash of parameters.
+
+Results are written to a temporary file in the destination folder and renamed
+into place, so a crash never leaves a half-written file behind. Cache entries
+live under ``<cache_dir>/<namespace>/<key>.<ext>`` where ``key`` is the SHA-256
+of the canonical JSON of the parameters (plenoptic-style registry): a change in
+any parameter gives a new key, so a cached result is never silently stale.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_cache_dir() -> Path:
+    """Cache folder: ``$PAPERLIB_CACHE`` or ``<repo>/.cache/paperlib``."""
+    env = os.environ.get("PAPERLIB_CACHE")
+    return Path(env) if env else REPO_ROOT / ".cache" / "paperlib"
+
+
+def results_dir() -> Path:
+    """Folder for result CSVs: ``$PAPERLIB_RESULTS`` or ``<repo>/results``."""
+    env = os.environ.get("PAPERLIB_RESULTS")
+    return Path(env) if env else REPO_ROOT / "results"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        if tmp_path.exists():  # mkstemp makes 0600 files; results are meant to be shared
+            os.chmod(tmp_path, 0o644)
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (UTF-8)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"cannot hash parameter of type {type(obj).__name__}")
+
+
+def param_key(params: dict) -> str:
+    """SHA-256 hex digest of the canonical JSON of ``params``."""
+    blob = json.dumps(params, sort_keys=True, default=_default, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 hex digest of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class ResultCache:
+    """A folder of results keyed by parameter hashes.
+
+    ``cache.get_or_compute(params, compute, save, load, ext)`` returns the stored
+    result for ``params`` or computes, stores (atomically, with a sidecar JSON of
+    the parameters) and returns it.
+    """
+
+    def __init__(self, namespace: str, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.dir = self.root / namespace
+
+    def path(self, params: dict, ext: str) -> Path:
+        return self.dir / f"{param_key(params)}.{ext}"
+
+    def get_or_compute(
+        self,
+        params: dict,
+        compute: Callable[[], Any],
+        save: Callable[[Any, Path], None],
+        load: Callable[[Path], Any],
+        ext: str = "json",
+    ) -> Any:
+        target = self.path(params, ext)
+        if target.exists():
+            return load(target)
+        value = compute()
+        with atomic_path(target) as tmp:
+            save(value, tmp)
+        atomic_write_text(target.with_suffix(target.suffix + ".params.json"),
+                          json.dumps(params, sort_keys=True, indent=1, default=_default))
+        return value
