@@ -2,8 +2,12 @@
 #
 #   make book            build the self-contained HTML book -> _build/html/index.html
 #   make test            run the test suite (PYTEST_ARGS="-x -k density" to narrow it)
+#   make test-fast       the fast lane: no notebook execution, no slow test (under a minute)
+#   make notebook NB=table1_table2_density ARGS="-p b 5"
+#                        run one chapter with papermill parameters -> results/notebooks/<NB>.ipynb
 #   make browser-check   open the built book in headless Chromium, offline checks
 #   make clean           remove build outputs (keeps .venv and result caches)
+#   make organism        rebuild the model organism pair (models/organism; first, as root: make organism-apt)
 #
 # Every target sets itself up on a fresh machine with Python 3.11, make, npm and apt.
 
@@ -22,11 +26,13 @@ TORCH_PIN   := torch==2.13.0
 
 PYTEST_ARGS ?= -q
 BOOK_ARGS   ?=
+NB          ?=
+ARGS        ?=
 
-.PHONY: help venv system-deps vendor book test browser-check clean distclean
+.PHONY: help venv system-deps vendor book test test-fast notebook browser-check clean distclean
 
 help:
-	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 venv: $(VENV_STAMP)
 
@@ -64,6 +70,15 @@ book: venv system-deps vendor
 test: venv system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+test-fast: venv system-deps
+	$(PY) -m pytest -m "not notebook and not slow" $(PYTEST_ARGS)
+
+# Converts notebooks/$(NB).md with jupytext and runs it with papermill; an unknown
+# parameter name stops it before execution, listing the chapter's parameters.
+notebook: venv system-deps
+	@test -n "$(NB)" || { echo 'usage: make notebook NB=<name> ARGS="-p NAME VALUE ..." (chapters: $(basename $(notdir $(wildcard notebooks/*.md))))' >&2; exit 2; }
+	$(PY) tools/run_notebook.py $(NB) $(ARGS)
+
 browser-check: venv
 	bash tools/vendor_assets.sh browser
 	$(PY) tools/browser_check.py
@@ -74,5 +89,5 @@ clean:
 distclean: clean
 	rm -rf tools/vendor/node_modules $(VENV)
 
-# Optional fragments contributed by other parts of the project (e.g. mk/organism.mk).
--include $(sort $(wildcard mk/*.mk))
+# The model organism's targets (organism, organism-apt, organism-test) live beside its code.
+include organism/organism.mk

@@ -1,5 +1,19 @@
-"""Fixtures shared by the test files."""
+"""Fixtures shared by the test files, and the `notebook` marker guard."""
 import pytest
+
+import nbrun
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before any fixture of ``item`` runs: tell nbrun whether the test is marked
+    ``notebook`` (nbrun.run_notebook refuses to execute for an unmarked test, so
+    ``make test-fast``, which deselects the marker, never executes a notebook)."""
+    nbrun.NOTEBOOK_MARKED = item.get_closest_marker("notebook") is not None
+
+
+def pytest_runtest_teardown(item, nextitem):
+    nbrun.NOTEBOOK_MARKED = None
 
 
 @pytest.fixture(scope="session")

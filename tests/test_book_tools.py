@@ -1,9 +1,15 @@
-"""Tests of the book tooling: offline scanner, toc -> notebook mapping, browser-check logic."""
+"""Tests of the book tooling: offline scanner, toc -> notebook mapping, reuse stamp,
+chapter parameters (papermill's view of them, make notebook), browser-check logic."""
 from __future__ import annotations
 
+import ast
 import json
+import logging
+import os
 import re
+import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,6 +23,8 @@ sys.path.insert(0, str(ROOT / "tools"))
 import browser_check  # noqa: E402
 import build_book  # noqa: E402
 import check_offline as co  # noqa: E402
+import run_notebook  # noqa: E402
+from paperlib.book import params  # noqa: E402
 
 
 def urls(findings):
@@ -119,26 +127,26 @@ def test_toc_documents_in_reading_order():
 def test_notebook_jobs_map_toc_entries_to_sources(tmp_path):
     (tmp_path / "notebooks").mkdir()
     for name in ("nb_one", "nb_two", "not_in_toc"):
-        (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}")
+        (tmp_path / "notebooks" / f"{name}.md").write_text("---\n---\n")
     jobs = build_book.notebook_jobs(build_book.toc_documents(TOC), tmp_path)
     assert [(j.name, j.source.name, j.target.relative_to(tmp_path).as_posix()) for j in jobs] == [
-        ("nb_one", "nb_one.ipynb", "book/notebooks/nb_one.ipynb"),
-        ("nb_two", "nb_two.ipynb", "book/notebooks/nb_two.ipynb")]
-    assert build_book.unlisted_notebooks(jobs, tmp_path) == ["not_in_toc.ipynb"]
+        ("nb_one", "nb_one.md", "book/notebooks/nb_one.ipynb"),
+        ("nb_two", "nb_two.md", "book/notebooks/nb_two.ipynb")]
+    assert build_book.unlisted_notebooks(jobs, tmp_path) == ["not_in_toc.md"]
 
 
 def test_missing_source_notebook_is_one_clear_error(tmp_path):
     (tmp_path / "notebooks").mkdir()
-    with pytest.raises(build_book.BookBuildError, match=r"book/notebooks/nb_one .*notebooks/nb_one\.ipynb"):
+    with pytest.raises(build_book.BookBuildError, match=r"book/notebooks/nb_one .*notebooks/nb_one\.md"):
         build_book.notebook_jobs(build_book.toc_documents(TOC), tmp_path)
 
 
-def test_reuse_stamp_follows_source_and_code(tmp_path):
+def test_reuse_stamp_follows_source_and_code(tmp_path, monkeypatch):
     (tmp_path / "notebooks").mkdir()
-    (tmp_path / "paperlib").mkdir()
+    (tmp_path / "paperlib" / "sub").mkdir(parents=True)
     (tmp_path / "paperlib" / "a.py").write_text("x = 1\n")
-    src = tmp_path / "notebooks" / "n.ipynb"
-    src.write_text('{"cells": []}')
+    src = tmp_path / "notebooks" / "n.md"
+    src.write_text("# n\n")
     job = build_book.NotebookJob("n", src, tmp_path / "book" / "notebooks" / "n.ipynb")
     stamp = build_book.build_stamp(job, tmp_path)
     assert not build_book.is_reusable(job, stamp)          # no executed copy yet
@@ -147,8 +155,36 @@ def test_reuse_stamp_follows_source_and_code(tmp_path):
     assert build_book.is_reusable(job, stamp)
     (tmp_path / "paperlib" / "a.py").write_text("x = 2\n")  # code changed -> re-execute
     assert not build_book.is_reusable(job, build_book.build_stamp(job, tmp_path))
-    src.write_text('{"cells": [1]}')                        # source changed too
+    src.write_text("# n, edited\n")                         # source changed too
     assert build_book.build_stamp(job, tmp_path)["source_sha256"] != stamp["source_sha256"]
+    for path, counts in (("paperlib/sub/b.py", True), ("organism/c.py", True),  # subpackages
+                         ("organism/tests/d.py", False), ("paperlib/x.txt", False)):
+        before = build_book.build_stamp(job, tmp_path)["code_sha256"]
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("y = 1\n")
+        assert (build_book.build_stamp(job, tmp_path)["code_sha256"] != before) == counts, path
+    before = build_book.build_stamp(job, tmp_path)
+    monkeypatch.setenv("PAPERLIB_MODELS", str(tmp_path / "other-models"))  # other inputs
+    assert build_book.build_stamp(job, tmp_path)["env_sha256"] != before["env_sha256"]
+
+
+def test_snapshot_keeps_only_the_files_a_run_wrote(tmp_path):
+    results = tmp_path / "results"
+    (results / "live" / "x").mkdir(parents=True)
+    old = results / "old.csv"
+    old.write_text("old")
+    os.utime(old, (time.time() - 60, time.time() - 60))
+    since = time.time() - 0.05
+    (results / "table1.csv").write_text("new")
+    (results / "live" / "x" / "cases_pt.npz").write_bytes(b"npz")
+    dest = tmp_path / "_build" / "results" / "chapter"
+    dest.mkdir(parents=True)
+    (dest / "stale.csv").write_text("stale")
+    build_book.snapshot_results(results, since, dest)
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == [
+        "live/x/cases_pt.npz", "table1.csv"]
+    build_book.snapshot_results(tmp_path / "missing", since, dest)   # nothing written: empty
+    assert list(dest.iterdir()) == []
 
 
 def test_papermill_kernel_is_this_venv():
@@ -161,7 +197,7 @@ def test_repository_toc_pages_and_notebook_sources_exist():
     docs = build_book.toc_documents(yaml.safe_load((ROOT / "_toc.yml").read_text()))
     pages = [d for d in docs if not d.startswith(build_book.NOTEBOOK_PREFIX)]
     assert all((ROOT / f"{d}.md").is_file() for d in pages), pages
-    build_book.notebook_jobs(docs, ROOT)  # every notebook chapter has notebooks/<name>.ipynb
+    build_book.notebook_jobs(docs, ROOT)  # every notebook chapter has notebooks/<name>.md
 
 
 def test_intro_links_only_to_toc_pages():
@@ -180,6 +216,102 @@ def test_config_references_no_remote_asset():
     assert not [u for u in local if co.is_remote(u)], local
     assert "sphinx_thebe" not in config["extensions"]
     assert "data-jupyter-widgets-cdn" in config["nb_ipywidgets_js"]["vendor/html-manager/embed-amd.js"]
+
+
+# --------------------------------------------------------------------------- chapter parameters
+
+CHAPTERS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.md"))
+
+
+def _converted(name: str, folder: Path) -> Path:
+    """notebooks/<name>.md converted with jupytext, as the runners convert it."""
+    import nbformat
+
+    path = folder / f"{name}.ipynb"
+    nbformat.write(build_book.read_source(ROOT / "notebooks" / f"{name}.md"), path)
+    return path
+
+
+def test_every_toc_chapter_is_a_myst_source_and_nothing_else_is():
+    docs = build_book.toc_documents(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    jobs = build_book.notebook_jobs(docs, ROOT)
+    assert sorted(j.name for j in jobs) == CHAPTERS
+    assert not list((ROOT / "notebooks").glob("*.ipynb")), "the .md files are the only sources"
+    assert not list((ROOT / "tools").glob("make_notebook*.py")), "no notebook generators"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_papermill_lists_every_parameter_with_its_default(name, tmp_path, caplog):
+    """papermill --help-notebook (papermill.inspect_notebook) sees exactly the names the
+    parameters cell assigns (read with ast), with the same defaults, and warns of no line."""
+    import papermill
+
+    path = _converted(name, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        inferred = papermill.inspect_notebook(str(path))
+    declared = params.declared_parameters(build_book.read_source(ROOT / "notebooks" / f"{name}.md"))
+    assert list(inferred) == list(declared)
+    for pname, default in declared.items():
+        assert ast.literal_eval(inferred[pname]["default"]) == ast.literal_eval(default), pname
+    assert not [r for r in caplog.records if "Unable to parse" in r.getMessage()]
+
+
+def test_papermill_help_notebook_command_line(tmp_path):
+    path = _converted("explainers_live_pair", tmp_path)  # a multi-line list parameter
+    out = subprocess.run([str(Path(sys.executable).parent / "papermill"), "--help-notebook", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    listed = re.findall(r"^  (\w+): .*\(default ", out, flags=re.M)
+    source = build_book.read_source(ROOT / "notebooks" / "explainers_live_pair.md")
+    assert listed == list(params.declared_parameters(source))
+
+
+def test_make_notebook_rejects_an_unknown_parameter_before_running(capsys):
+    assert run_notebook.main(["table1_table2_density", "-p", "bb", "5", "-p", "b", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown parameter(s) for table1_table2_density.md: 'bb' (did you mean 'b'?)" in err
+    assert "Its parameters are: b, p, L, min_response, mode, n_boot, source" in err
+    assert run_notebook.main(["no_such_chapter"]) == 2
+    assert "chapters: appD_appE_interpretability" in capsys.readouterr().err
+
+
+def test_make_notebook_help_and_parameter_types(capsys):
+    assert run_notebook.main(["fig6_lost_in_the_middle", "--help-notebook"]) == 0
+    assert "  b = 7\n" in capsys.readouterr().out
+    args = run_notebook.parse_args(["x", "-p", "b", "5", "-p", "mode", "subtract", "-p", "source", "None",
+                                    "-p", "f", "0.5", "-r", "s", "5", "-y", "layers: [0, 1]"])
+    assert run_notebook.gather(args) == {"b": 5, "mode": "subtract", "source": None, "f": 0.5,
+                                         "s": "5", "layers": [0, 1]}
+    assert run_notebook.output_path(ROOT / "notebooks" / "x.md", None).parts[-2:] == ("notebooks", "x.ipynb")
+
+
+@pytest.mark.notebook
+def test_make_notebook_runs_a_chapter_with_a_parameter(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAPERLIB_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("PAPERLIB_CACHE", str(tmp_path / "cache"))
+    assert run_notebook.main(["fig6_lost_in_the_middle", "-p", "b", "5"]) == 0
+    out = tmp_path / "results" / "notebooks" / "fig6_lost_in_the_middle.ipynb"
+    cells = json.loads(out.read_text())["cells"]
+    injected = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert "b = 5" in "".join(injected[0]["source"])
+    assert (tmp_path / "results" / "fig6.csv").is_file()
+
+
+@pytest.mark.notebook
+def test_plain_papermill_fails_on_a_misspelt_parameter(tmp_path):
+    """Outside the supported runners (the jupytext | papermill pipe), the chapter's
+    second cell stops the run and names the known parameters."""
+    from papermill.exceptions import PapermillExecutionError
+
+    path = _converted("fig6_lost_in_the_middle", tmp_path)
+    build_book.use_venv_kernelspecs()
+    with pytest.raises(PapermillExecutionError) as info:
+        import papermill
+
+        papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), parameters={"segments": 3},
+                                   kernel_name="python3", cwd=str(ROOT), progress_bar=False)
+    assert info.value.ename == "ParameterError"
+    assert "'segments' (did you mean 'n_segments'?)" in info.value.evalue
+    assert "Its parameters are: b, p, L, n_segments" in info.value.evalue
 
 
 # --------------------------------------------------------------------------- browser-check logic

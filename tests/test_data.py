@@ -97,7 +97,8 @@ def test_truncated_frozen_file_is_detected(tmp_path, monkeypatch):
     target.write_bytes(target.read_bytes()[:1000])
     monkeypatch.setenv("PAPERLIB_DATA", str(tmp_path))
     with pytest.raises(DataError, match=r"cases_vicuna.npz is truncated or corrupt \(sha256 "
-                                        r"mismatch\); rebuild with python data/paper/make_data.py"):
+                                        r"mismatch\); reinstall paperlib, or rebuild it in a "
+                                        r"source checkout with python tools/make_paper_data.py"):
         load_case("vicuna", "lima_author_1")
     gz = tmp_path / "FinalDataset.tsv.gz"
     gz.write_bytes(gz.read_bytes()[:-10])

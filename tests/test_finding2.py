@@ -1,5 +1,5 @@
 """Chapter "Finding 2" (Fig 2, Table 3): paperlib.paper.finding2 glue and papermill runs of
-notebooks/fig2_table3_attention_pairs.ipynb.
+notebooks/fig2_table3_attention_pairs.md.
 
 The notebook runs twice (about 40 s in all on 2 cores): defaults (the shipped
 pair, or the random fallback while it is missing) and K=20. Cache and results go
@@ -7,50 +7,70 @@ to temporary folders (PAPERLIB_CACHE / PAPERLIB_RESULTS).
 """
 from __future__ import annotations
 
+import json
 import math
+import types
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 import torch
 from scipy import stats as sps
 
 from paperlib.paper import finding2 as f2
-from paperlib.core.errors import ParameterError
+from paperlib.book import finding2_report as f2r
+from paperlib.core.errors import DataError, ParameterError
 from paperlib.book.live import LivePair
-from nbrun import generated_cells, output_text, run_notebook
+from nbrun import check_source, output_text, run_notebook
 from fakes import FakePairs
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = ROOT / "notebooks" / "fig2_table3_attention_pairs.ipynb"
+NOTEBOOK = ROOT / "notebooks" / "fig2_table3_attention_pairs.md"
 ORGANISM_MISSING = not (ROOT / "models" / "organism" / "pt").is_dir()
 
 
 # --- verb lists, groups -----------------------------------------------------------------
 
-def test_organism_verbs_read_from_the_templates():
-    verbs = f2.organism_instruction_verbs()
+def _verbs_folder(folder, verbs):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f2.VERBS_FILE).write_text(json.dumps({"verbs": verbs}), encoding="utf-8")
+    return folder
+
+
+def test_tuning_verbs_read_from_the_tuned_model_folder(tmp_path):
+    folder = _verbs_folder(tmp_path / "ft", ["Define", "add", "define", " sort "])
+    assert f2.tuning_verbs(folder) == f2.tuning_verbs(str(folder)) == ["define", "add", "sort"]
+    model = types.SimpleNamespace(config=types.SimpleNamespace(_name_or_path=str(folder)))
+    assert f2.tuning_verbs(model) == ["define", "add", "sort"]  # a model loaded from the folder
+    hub = types.SimpleNamespace(config=types.SimpleNamespace(_name_or_path="lmsys/vicuna-7b-v1.1"))
+    assert f2.tuning_verbs(hub) == f2.tuning_verbs(tmp_path) == f2.tuning_verbs(None) == []
+    assert f2.tuning_verbs(types.SimpleNamespace()) == []  # a model without a config
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / f2.VERBS_FILE).write_text('{"words": []}')
+    with pytest.raises(DataError, match="'verbs'"):
+        f2.tuning_verbs(tmp_path / "bad")
+    _verbs_folder(tmp_path / "bad", ["ok", 3])
+    with pytest.raises(DataError, match="non-empty strings"):
+        f2.tuning_verbs(tmp_path / "bad")
+
+
+@pytest.mark.skipif(ORGANISM_MISSING, reason="models/organism not built")
+def test_shipped_tuned_model_carries_its_template_verbs():
+    verbs = f2.tuning_verbs(ROOT / "models" / "organism" / "ft")
     for v in ("define", "write", "translate", "explain", "compute", "list", "give",
-              "describe", "name", "tell", "use", "calculate"):
+              "describe", "name", "tell", "use", "calculate", "spell", "round"):
         assert v in verbs
     assert not {"what", "how", "in", "a", "there"} & set(verbs)
+    assert f2.tuning_verbs(ROOT / "models" / "organism" / "pt") == []
 
 
-def test_organism_verbs_hand_made_script_and_missing_file(tmp_path):
-    script = tmp_path / "make.py"
-    script.write_text('A = ["Define {w}.", "What is {w}?"]\nB = {"+": ["Add {a} and {b}.", '
-                      '"In Python, do it."]}\nlower = ["Write {w}."]\n'
-                      'C = [("Sort {n} now.", "+")]\n', encoding="utf-8")
-    assert f2.organism_instruction_verbs(script) == ["define", "add", "sort"]
-    assert f2.organism_instruction_verbs(tmp_path / "none.py") == list(f2.ORGANISM_VERBS_FALLBACK)
-
-
-def test_instruction_and_general_verbs():
-    inst = f2.instruction_verbs()
-    assert inst[:len(f2.PAPER_INSTRUCTION_VERBS)] == list(f2.PAPER_INSTRUCTION_VERBS)
-    assert len(inst) == len(set(inst)) and "define" in inst
+def test_instruction_and_general_verbs(tmp_path):
+    inst = f2.instruction_verbs()  # no tuned model with its own verbs: the paper's list
+    assert inst == list(f2.PAPER_INSTRUCTION_VERBS) and len(inst) == len(set(inst))
+    own = f2.instruction_verbs(tuned=_verbs_folder(tmp_path / "ft", ["define", "Write", "spell"]))
+    assert own == inst + ["define", "spell"]  # the paper's list, then the tuned model's new verbs
+    assert f2.instruction_verbs(["go"], tuned=tmp_path / "ft") == ["go"]  # an explicit list wins
     assert f2.instruction_verbs([" Write", "write", "GO"]) == ["write", "go"]
     for bad in ("write", [], ["ok", ""], ["ok", 3]):
         with pytest.raises(ParameterError):
@@ -133,40 +153,40 @@ def _pair(fallback=False):
 def test_conclusion_built_from_results(hand_att):
     fig2 = f2.fig2_table(hand_att, 2, 1)
     t3 = f2.table3(hand_att, ["write", "explain"], ["go", "see"], 2, 1)
-    text = f2.conclusion(fig2, t3, 2, _pair())
+    text = f2r.conclusion(fig2, t3, 2, _pair())
     assert "72.2% in layers 1-1, 0.0% in layers 2-2" in text and "not higher" in text
     assert "below the paper's 35%" in text
     assert "layers 1-1: 75.0% vs 0.0% (p = 0.205)" in text and "**holds**" in text
     assert "ahead in 1 of 1 lower groups, significantly (Welch, p < 0.05) in 0" in text
-    assert "random stand-in" in f2.conclusion(fig2, t3, 2, _pair(True))
+    assert "random stand-in" in f2r.conclusion(fig2, t3, 2, _pair(True))
     flipped = t3.assign(instruct_mean=t3.general_mean, general_mean=t3.instruct_mean)
-    assert "**does not hold**" in f2.table3_sentence(flipped, 2)
-    assert "cannot be judged" in f2.table3_sentence(t3.iloc[1:], 2)
+    assert "**does not hold**" in f2r.table3_sentence(flipped, 2)
+    assert "cannot be judged" in f2r.table3_sentence(t3.iloc[1:], 2)
 
 
 def test_fig2_sentence_trend():
     import pandas as pd
 
     up = pd.DataFrame({"layers": ["1-1", "2-2", "3-3"], "heads_changed": [0.1, 0.2, 0.4]})
-    assert "rises with depth (Spearman ρ = 1.00 over 3 groups)" in f2.fig2_sentence(up)
-    assert "above the paper's 35%" in f2.fig2_sentence(up)
+    assert "rises with depth (Spearman ρ = 1.00 over 3 groups)" in f2r.fig2_sentence(up)
+    assert "above the paper's 35%" in f2r.fig2_sentence(up)
     down = up.assign(heads_changed=[0.4, 0.2, 0.1])
-    assert "does not clearly rise" in f2.fig2_sentence(down)
+    assert "does not clearly rise" in f2r.fig2_sentence(down)
 
 
 def test_pairs_html_and_browser(hand_att):
-    page = f2.pairs_html(hand_att, 0, 1, top=5)
+    page = f2r.pairs_html(hand_att, 0, 1, top=5)
     assert "explain → why =" in page and "write → pen =" not in page and "<tr><td>2</td>" in page
-    assert "&lt;b&gt;" in f2.pairs_html({n: {0: FakePairs({0: [H_]})} for n in ("pt", "ft")}, 0, 0)
-    choices = f2.browse_choices(hand_att, per_layer=1)
+    assert "&lt;b&gt;" in f2r.pairs_html({n: {0: FakePairs({0: [H_]})} for n in ("pt", "ft")}, 0, 0)
+    choices = f2r.browse_choices(hand_att, per_layer=1)
     assert choices == [(0, 1), (1, 0)]
-    box = f2.pair_browser(hand_att, choices)
+    box = f2r.pair_browser(hand_att, choices)
     assert len(box.stack.children) == 2 and box.dropdown.options == ("layer 1, head 1",
                                                                      "layer 2, head 0")
-    assert f2.browse_choices(hand_att, per_layer=1, limit=1) == [(0, 1)]
+    assert f2r.browse_choices(hand_att, per_layer=1, limit=1) == [(0, 1)]
     with pytest.raises(ParameterError):
-        f2.pair_browser(hand_att, [])
-    assert f2.example_layers(hand_att) == [0, 1]
+        f2r.pair_browser(hand_att, [])
+    assert f2r.example_layers(hand_att) == [0, 1]
 
 
 # --- tiny random models ----------------------------------------------------------------
@@ -195,7 +215,7 @@ def test_identical_models_change_nothing(tiny_att):
     fig2 = f2.fig2_table(att, 2, 1)
     assert fig2["heads_changed"].tolist() == [0.0, 0.0] and fig2["n_neurons"].min() > 0
     t3 = f2.table3(att, ["write", "use"], ["go", "see", "look"], 2, 1)
-    assert (t3["instruct_n"] == 0).all() and "cannot be judged" in f2.table3_sentence(t3, 2)
+    assert (t3["instruct_n"] == 0).all() and "cannot be judged" in f2r.table3_sentence(t3, 2)
 
 
 def test_different_models_change_pairs(tiny_att):
@@ -208,18 +228,13 @@ def test_different_models_change_pairs(tiny_att):
     assert np.all((shares[np.isfinite(shares)] >= 0) & (shares[np.isfinite(shares)] <= 100))
 
 
-# --- the committed notebook -------------------------------------------------------------
+# --- the MyST source --------------------------------------------------------------------
 
-def test_committed_notebook_is_clean_and_matches_the_generator():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.outputs and c.execution_count is None for c in code)
-    assert "parameters" in code[0].metadata.get("tags", [])
-    for name in ('model_pt = "organism"', "model_ft = None", "fallback_to_random = True",
-                 "layers = None", "K = 100", "max_pairs = 100", 'group_size = "auto"',
-                 "vocab_size = 3000", 'similarity = "minilm"', "n_general_verbs = 300"):
-        assert name in code[0].source
-    assert [c.source for c in nb.cells] == [c.source for c in generated_cells("make_notebook_fig2")]
+def test_source_is_clean_myst_with_its_parameters():
+    check_source(NOTEBOOK, ["model_pt", "model_ft", "fallback_to_random", "seed", "layers", "K",
+                            "max_pairs", "group_size", "vocab_size", "similarity",
+                            "instruction_verbs", "general_verbs", "n_general_verbs",
+                            "example_heads", "top_pairs", "browse_per_layer", "dtype", "device"])
 
 
 # --- papermill runs -------------------------------------------------------------------
@@ -237,7 +252,7 @@ def default_run(tmp_path_factory, cache_dir):
     return _execute(tmp_path_factory.mktemp("defaults"), cache_dir)
 
 
-@pytest.mark.slow
+@pytest.mark.notebook
 def test_notebook_defaults(default_run):
     nb = default_run
     note = _text(nb, "pair-note")
@@ -258,7 +273,7 @@ def test_notebook_defaults(default_run):
     assert nb["metadata"].get("widgets")  # browser state saved for the static page
 
 
-@pytest.mark.slow
+@pytest.mark.notebook
 def test_notebook_parameter_changes_the_output(tmp_path, cache_dir, default_run):
     nb = _execute(tmp_path, cache_dir, K=20, n_general_verbs=100)
     assert "K = 20" in _text(nb, "setup") and "General verbs: 100" in _text(nb, "setup")

@@ -8,9 +8,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
+
+from paperlib.measures.stats import two_proportion_test
 import torch
 from scipy import stats as sps
 
@@ -21,11 +22,11 @@ from paperlib.annotate import CANNOT_TELL, Annotation, Annotator
 from paperlib.core.errors import ParameterError
 from paperlib.explainers.ffn_concepts import FFNConcepts
 from paperlib.book.live import LivePair
-from nbrun import load_tool, output_text, run_notebook
+from nbrun import check_source, output_text, run_notebook
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = {n: ROOT / "notebooks" / f"{n}.ipynb"
+NOTEBOOKS = {n: ROOT / "notebooks" / f"{n}.md"
              for n in ("table5_fig3_ffn_concepts", "appD_appE_interpretability")}
 ORGANISM_MISSING = not (ROOT / "models" / "organism" / "pt").is_dir()
 
@@ -152,9 +153,9 @@ def test_table5_welch_over_noisy_seeds(concepts):
 
 
 def test_two_proportion_test_known_value():
-    assert f3.two_proportion_test(10, 20, 15, 20) == pytest.approx(0.10247, abs=1e-4)
-    assert f3.two_proportion_test(0, 5, 0, 7) == 1.0
-    assert np.isnan(f3.two_proportion_test(1, 0, 1, 2))
+    assert two_proportion_test(10, 20, 15, 20) == pytest.approx(0.10247, abs=1e-4)
+    assert two_proportion_test(0, 5, 0, 7) == 1.0
+    assert np.isnan(two_proportion_test(1, 0, 1, 2))
 
 
 # --- groups: Fig 3, Fig 7, Fig 8, Tables 6-9, examples ---------------------------------
@@ -267,19 +268,19 @@ def test_offline_annotator_is_cached_and_seed_free(concepts, monkeypatch, tmp_pa
     assert again.drop(columns="evidence").equals(ann.drop(columns="evidence"))
 
 
-# --- the committed notebooks ------------------------------------------------------------
+# --- the MyST sources -------------------------------------------------------------------
 
-def test_committed_notebooks_are_clean_and_match_the_generator():
-    module = load_tool("make_notebook_finding3")
-    for name, cells in ((module.NAME_T5, module.T5_CELLS), (module.NAME_APP, module.APP_CELLS)):
-        nb = nbformat.read(NOTEBOOKS[name], as_version=4)
-        code = [c for c in nb.cells if c.cell_type == "code"]
-        assert all(not c.outputs and c.execution_count is None for c in code)
-        assert "parameters" in code[0].metadata.get("tags", [])
-        for p in ('model_pt = "organism"', "R = 300", "K = 15", 'annotator = "offline"',
-                  "seeds = 5", 'group_size = "auto"', "vocab_size = 3000"):
-            assert p in code[0].source
-        assert [c.source for c in nb.cells] == [c.source for c in module.notebook(cells).cells]
+_PAIR = ["model_pt", "model_ft", "fallback_to_random", "seed", "layers", "R", "K", "vocab_size",
+         "annotator", "llm_base_url", "llm_model", "seeds", "group_size"]
+SOURCE_PARAMETERS = {
+    "table5_fig3_ffn_concepts": [*_PAIR, "example_concepts", "browse_top", "dtype", "device"],
+    "appD_appE_interpretability": [*_PAIR, "rank_cuts", "top_words", "dtype", "device"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SOURCE_PARAMETERS))
+def test_sources_are_clean_myst_with_their_parameters(name):
+    check_source(NOTEBOOKS[name], SOURCE_PARAMETERS[name])
 
 
 # --- papermill runs ---------------------------------------------------------------------
@@ -310,7 +311,7 @@ def app_run(tmp_path_factory, cache_dir):
     return _execute("appD_appE_interpretability", tmp_path_factory.mktemp("app"), cache_dir)
 
 
-@pytest.mark.slow
+@pytest.mark.notebook
 def test_table5_notebook_defaults(t5_run):
     nb = t5_run
     _pair_checked(nb)
@@ -327,7 +328,7 @@ def test_table5_notebook_defaults(t5_run):
     assert nb["metadata"].get("widgets")  # browser state saved for the static page
 
 
-@pytest.mark.slow
+@pytest.mark.notebook
 def test_appendix_notebook_defaults(app_run):
     nb = app_run
     _pair_checked(nb)
@@ -338,7 +339,7 @@ def test_appendix_notebook_defaults(app_run):
     assert "Tables 6–9" in _text(nb, "word-shift") and "rank_shift" in _text(nb, "word-shift")
 
 
-@pytest.mark.slow
+@pytest.mark.notebook
 def test_notebooks_parameters_change_the_output(tmp_path, cache_dir, t5_run, app_run):
     nb = _execute("table5_fig3_ffn_concepts", tmp_path, cache_dir, K=10)
     assert "K = 10" in _text(nb, "setup") and _text(nb, "table5") != _text(t5_run, "table5")

@@ -1,21 +1,28 @@
-"""data/paper/make_data.py: restricted unpickling, all-or-nothing output, reproducibility."""
+"""tools/make_paper_data.py: restricted unpickling, all-or-nothing output, reproducibility."""
 import importlib.util
 import json
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from paperlib.core.caseset import read_case_set
-from paperlib.paper.data import data_dir
 from paperlib.core.errors import DataError
+from paperlib.core.paths import PACKAGED_DATA
 
 _SPEC = importlib.util.spec_from_file_location(
-    "make_data", data_dir().parent.parent / "data" / "paper" / "make_data.py")
+    "make_paper_data", Path(__file__).resolve().parent.parent / "tools" / "make_paper_data.py")
 make_data = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(make_data)
-REPO_DATA = make_data.HERE
+REPO_DATA = make_data.OUT
+
+
+def test_default_output_is_the_package_data_folder():
+    """The rebuild writes where the package reads (and what the wheel ships)."""
+    assert REPO_DATA.resolve() == PACKAGED_DATA.resolve()
+    assert (REPO_DATA / "manifest.json").is_file() and (REPO_DATA / "README.md").is_file()
 
 
 class Evil:

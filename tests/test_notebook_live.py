@@ -1,17 +1,17 @@
 """The chapter "Explainers on any model pair": paperlib.book.live / live_explainers helpers
-and papermill runs of notebooks/explainers_live_pair.ipynb.
+and papermill runs of notebooks/explainers_live_pair.md.
 
 The notebook runs three times (about 40 s in all on 2 cores): defaults (the
 shipped pair is missing -> random fallback), a saved tiny pair passed by
 parameter, and fallback_to_random=False (a clear ModelLoadError). Cache and
-results go to temporary folders (PAPERLIB_CACHE / PAPERLIB_RESULTS).
+results go to temporary folders (PAPERLIB_CACHE / PAPERLIB_RESULTS); the default
+run reuses the book's executed copy when it is current (tests/nbrun.py).
 """
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 import torch
@@ -20,11 +20,11 @@ from paperlib.book import live, live_explainers
 from paperlib.core.errors import ModelLoadError, ParameterError
 from paperlib.explainers.ffn_concepts import FFNConcepts
 from paperlib.models.tiny import tiny_model, tiny_tokenizer
-from nbrun import env, generated_cells, output_text, run_notebook
+from nbrun import check_source, env, output_text, run_notebook
 from fakes import FakePairs
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = ROOT / "notebooks" / "explainers_live_pair.ipynb"
+NOTEBOOK = ROOT / "notebooks" / "explainers_live_pair.md"
 ORGANISM_MISSING = not (ROOT / "models" / "organism" / "pt").is_dir()
 
 
@@ -95,9 +95,9 @@ def test_load_pair_or_fallback_missing_pair(tmp_path, monkeypatch):
     assert "random weights" in pair.caption("X") and "RANDOM WEIGHTS" in pair.title("X")
     assert pair.model_pt.config.vocab_size == len(pair.tokenizer_pt) == live.FALLBACK_VOCAB
     assert not torch.equal(pair.model_pt.lm_head.weight, pair.model_ft.lm_head.weight)
-    with pytest.raises(ModelLoadError, match="shipped model pair is missing.*papermill"):
+    with pytest.raises(ModelLoadError, match="shipped model pair is missing.*make notebook"):
         live.load_pair_or_fallback("live-test-missing", None, False)
-    with pytest.raises(ModelLoadError, match="does not exist.*papermill"):
+    with pytest.raises(ModelLoadError, match="does not exist.*make notebook"):
         live.load_pair_or_fallback(str(tmp_path / "a"), str(tmp_path / "b"), False)
 
 
@@ -222,7 +222,7 @@ def _concepts(ratios, words):
 def test_variance_and_concept_tables():
     ffn = {"pt": {0: _concepts([0.5, 0.3, 0.2], "abcd")},
            "ft": {0: _concepts([0.6, 0.4, 0.0], "abcd")}}
-    var = live_explainers.variance_table(ffn, ranks=(1, 2, 10))
+    var = live_explainers.variance_by_rank(ffn, ranks=(1, 2, 10))
     assert list(var.columns) == ["layer", "model", "top 1", "top 2"]   # rank 10 > 3 left out
     assert var["top 2"].tolist() == pytest.approx([0.8, 1.0])
     con = live_explainers.concept_table(ffn, 0, n_components=2, n_words=2)
@@ -241,17 +241,12 @@ def test_similarity_backend_choices(tmp_path):
         live_explainers.similarity_backend(str(tmp_path / "missing.txt"))
 
 
-# --- the committed notebook -------------------------------------------------------------
+# --- the MyST source --------------------------------------------------------------------
 
-def test_committed_notebook_is_clean_and_matches_the_generator():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.outputs and c.execution_count is None for c in code)
-    assert "parameters" in code[0].metadata.get("tags", [])
-    for name in ("model_pt = \"organism\"", "model_ft = None", "fallback_to_random = True",
-                 "vocab_size = 2000", "K = 100", "R = 300", "ffn_K = 15", "seed = 0"):
-        assert name in code[0].source
-    assert [c.source for c in nb.cells] == [c.source for c in generated_cells("make_notebook_live")]
+def test_source_is_clean_myst_with_its_parameters():
+    check_source(NOTEBOOK, ["model_pt", "model_ft", "prompts", "max_new_tokens", "attribution_mode",
+                            "chat_template", "layers", "K", "R", "ffn_K", "vocab_size", "similarity",
+                            "seed", "fallback_to_random", "dtype", "device"])
 
 
 # --- papermill runs -------------------------------------------------------------------
@@ -269,7 +264,7 @@ def _captions(nb: dict) -> list[str]:
             or line.startswith("**Figure")]
 
 
-@pytest.mark.slow
+@pytest.mark.notebook
 def test_notebook_defaults_fall_back_to_a_labelled_random_pair(tmp_path, cache_dir):
     nb = _execute(tmp_path, cache_dir)
     note = _text(nb, "pair-note")
@@ -292,7 +287,7 @@ def test_notebook_defaults_fall_back_to_a_labelled_random_pair(tmp_path, cache_d
     assert "heads_changed" in _text(nb, "changed-share")
 
 
-@pytest.mark.slow
+@pytest.mark.notebook
 def test_notebook_runs_on_a_pair_given_by_parameter(tmp_path, cache_dir, saved_pair):
     pt, ft = saved_pair
     nb = _execute(tmp_path, cache_dir, model_pt=str(pt), model_ft=str(ft),
@@ -309,7 +304,7 @@ def test_notebook_runs_on_a_pair_given_by_parameter(tmp_path, cache_dir, saved_p
     assert "R=300 capped to 32" in _text(nb, "ffn-variance")
 
 
-@pytest.mark.slow
+@pytest.mark.notebook
 def test_notebook_without_fallback_stops_with_a_clear_error(tmp_path, cache_dir):
     from papermill.exceptions import PapermillExecutionError
 
@@ -319,4 +314,4 @@ def test_notebook_without_fallback_stops_with_a_clear_error(tmp_path, cache_dir)
     assert info.value.ename == "ModelLoadError"
     assert f"cannot load the model pair pre-trained '{tmp_path / 'no_pt'}'" in info.value.evalue
     assert "does not exist" in info.value.evalue
-    assert "papermill notebooks/explainers_live_pair.ipynb" in info.value.evalue
+    assert live.RUN_HINT in info.value.evalue

@@ -1,20 +1,18 @@
-"""The three Finding-1 notebooks: clean sources, papermill execution, parameters that matter.
+"""The three Finding-1 notebooks: clean MyST sources, papermill execution, parameters that matter.
 
 Each notebook runs twice under papermill (defaults, then ONE non-default
 parameter) with ``PAPERLIB_RESULTS`` pointing into a temporary folder, so the
-repository's results/ is never touched. About 1.5-2 minutes on 2 cores.
+repository's results/ is never touched; the default run reuses the book's
+executed copy when ``make book`` made a current one (tests/nbrun.py). About
+1.5-2 minutes on 2 cores without it.
 """
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbrun import run_notebook
-
-pytestmark = pytest.mark.slow
+from nbrun import check_source, read_source, run_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ("fig1_salient_maps", "table1_table2_density", "fig6_lost_in_the_middle")
@@ -25,12 +23,18 @@ HEADERS = {
                "paper_vicuna_mean", "paper_llama_mean", "paper_p_value"],
     "fig6": ["dataset", "model", "segment", "share"],
 }
+PARAMETERS = {
+    "fig1_salient_maps": ["fig1_case", "fig4_case", "fig5_case", "gallery_cases", "L", "b",
+                          "density_b", "p", "max_response_tokens", "source", "picker_dpi"],
+    "table1_table2_density": ["b", "p", "L", "min_response", "mode", "n_boot", "source"],
+    "fig6_lost_in_the_middle": ["b", "p", "L", "n_segments", "min_response", "mode", "source"],
+}
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 def _execute(name: str, out_dir: Path, **parameters) -> tuple[dict, Path]:
-    """Run notebooks/<name>.ipynb with papermill; return (executed notebook, results dir)."""
-    return run_notebook(ROOT / "notebooks" / f"{name}.ipynb", out_dir, **parameters), out_dir / "results"
+    """Run notebooks/<name>.md with papermill; return (executed notebook, results dir)."""
+    return run_notebook(ROOT / "notebooks" / f"{name}.md", out_dir, **parameters), out_dir / "results"
 
 
 @pytest.fixture(scope="module")
@@ -58,33 +62,16 @@ def _tagged_text(nb: dict, tag: str) -> str:
                    for o in cells[0]["outputs"])
 
 
-# --- committed sources ----------------------------------------------------------------
+# --- MyST sources -------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_committed_notebook_is_clean_and_parameterised(name):
-    nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.outputs and c.execution_count is None for c in code)
-    assert "parameters" in code[0].metadata.get("tags", [])
-    assert "source = None" in code[0].source
-    assert nb.metadata.kernelspec.name == "python3"
-
-
-def test_committed_notebooks_match_the_generator():
-    spec = importlib.util.spec_from_file_location("make_notebooks",
-                                                  ROOT / "tools" / "make_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for name, cells in module.NOTEBOOKS.items():
-        nb = module.notebook(cells)
-        for i, cell in enumerate(nb.cells):
-            cell["id"] = f"cell-{i:02d}"
-        committed = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
-        assert [c.source for c in committed.cells] == [c.source for c in nb.cells], name
+def test_source_is_clean_myst_with_its_parameters(name):
+    check_source(ROOT / "notebooks" / f"{name}.md", PARAMETERS[name])
 
 
 # --- executed ---------------------------------------------------------------------
 
+@pytest.mark.notebook
 def test_csv_headers_are_exact(runs):
     for name, stem in (("table1_table2_density", "table1"), ("table1_table2_density", "table2"),
                        ("fig6_lost_in_the_middle", "fig6")):
@@ -94,6 +81,7 @@ def test_csv_headers_are_exact(runs):
                                                 ["self-instruct"] * 3)
 
 
+@pytest.mark.notebook
 def test_table1_defaults_reproduce_the_paper(runs):
     rows = _rows(runs["table1_table2_density", "default"][1] / "table1.csv")
     for r in rows[1:]:
@@ -101,6 +89,7 @@ def test_table1_defaults_reproduce_the_paper(runs):
         assert abs(ours - paper) < 5e-3, r
 
 
+@pytest.mark.notebook
 def test_fig6_csv_content(runs):
     rows = _rows(runs["fig6_lost_in_the_middle", "default"][1] / "fig6.csv")[1:]
     assert {r[0] for r in rows} == {"self-instruct", "lima", "mt-bench"}
@@ -113,6 +102,7 @@ def test_fig6_csv_content(runs):
             assert sum(shares) == pytest.approx(1.0, abs=1e-9)
 
 
+@pytest.mark.notebook
 @pytest.mark.parametrize("name,stem", [("table1_table2_density", "table1"),
                                        ("table1_table2_density", "table2"),
                                        ("fig6_lost_in_the_middle", "fig6")])
@@ -123,6 +113,7 @@ def test_non_default_b_changes_the_csv(runs, name, stem):
     assert default[1:] != changed[1:]
 
 
+@pytest.mark.notebook
 def test_fig1_non_default_density_b_changes_the_scores(runs):
     default = _tagged_text(runs["fig1_salient_maps", "default"][0], "case-scores")
     changed = _tagged_text(runs["fig1_salient_maps", "changed"][0], "case-scores")
@@ -130,6 +121,7 @@ def test_fig1_non_default_density_b_changes_the_scores(runs):
     assert default != changed
 
 
+@pytest.mark.notebook
 def test_fig1_static_figures_and_embedded_widget_state(runs):
     nb = runs["fig1_salient_maps", "default"][0]
     pngs = sum(1 for c in nb["cells"] for o in c.get("outputs", [])
@@ -152,6 +144,7 @@ def test_fig1_static_figures_and_embedded_widget_state(runs):
     assert len(views) == 3 and all(v in state for v in views)
 
 
+@pytest.mark.notebook
 def test_fig1_accepts_a_live_model_pair_as_its_data_source(tmp_path):
     """The shipped organism pair generates and attributes the notebook's nine
     default cases (paperlib.explain_cases writes the released-data schema);
@@ -162,7 +155,7 @@ def test_fig1_accepts_a_live_model_pair_as_its_data_source(tmp_path):
     from paperlib.paper.data import load_prompts
 
     torch.set_num_threads(1)
-    nb = nbformat.read(ROOT / "notebooks" / "fig1_salient_maps.ipynb", as_version=4)
+    nb = read_source(ROOT / "notebooks" / "fig1_salient_maps.md")
     params = {}
     exec(nb.cells[[c.cell_type for c in nb.cells].index("code")].source, {}, params)
     ids = [params["fig1_case"], params["fig4_case"], params["fig5_case"], *params["gallery_cases"]]

@@ -3,14 +3,20 @@
 Steps (``make book`` runs them after ``make venv`` and ``tools/vendor_assets.sh``):
 
 1. Read ``_toc.yml``. Every toc entry ``book/notebooks/<name>`` is a notebook
-   chapter whose source is ``notebooks/<name>.ipynb``; adding a notebook to the
-   book is one toc line. Other entries (``book/intro``...) are plain pages.
+   chapter whose source is the MyST Markdown notebook ``notebooks/<name>.md``
+   (jupytext); adding a chapter to the book is one toc line. Other entries
+   (``book/intro``...) are plain pages.
 2. Check that papermill's ``python3`` kernel runs this interpreter (the venv).
-3. Execute each source notebook with papermill on its default parameters
-   (working directory = repository root) into ``book/notebooks/<name>.ipynb``
-   (git-ignored); the copy is written atomically, a failed run is kept under
-   ``_build/failed/`` for inspection. ``--reuse`` keeps an executed copy whose
-   source notebook and ``paperlib`` code are unchanged (hashes in its metadata).
+3. Convert each source with jupytext (in memory) and execute it with papermill
+   on its default parameters (working directory = repository root) into
+   ``book/notebooks/<name>.ipynb`` (git-ignored); the copy is written
+   atomically, a failed run is kept under ``_build/failed/`` for inspection.
+   The result files the run wrote (``PAPERLIB_RESULTS``, default ``results/``)
+   are also copied to ``_build/results/<name>/``, so the tests can reuse the
+   executed copy and its files (``tests/nbrun.py``). ``--reuse`` keeps an
+   executed copy whose source, library code (``paperlib/**/*.py`` and
+   ``organism/**/*.py``, tests aside) and input environment variables
+   (``INPUT_ENV``) are unchanged (hashes in its metadata).
 4. ``jupyter-book build`` with execution off, ``--all -W -n --keep-going``.
 5. ``tools/check_offline.py`` on ``_build/html``.
 
@@ -23,6 +29,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -36,10 +43,14 @@ REPO_ROOT = TOOLS_DIR.parent
 sys.path.insert(0, str(TOOLS_DIR))
 
 import check_offline  # noqa: E402  (sibling module in tools/)
+from paperlib.book import params  # noqa: E402
 from paperlib.core.io import atomic_write_text  # noqa: E402
 
 NOTEBOOK_PREFIX = "book/notebooks/"
 STAMP_KEY = "paperlib_book"
+CODE_DIRS = ("paperlib", "organism")  # library code in the reuse stamp (organism/: if present)
+# environment variables that choose a chapter's inputs (part of the reuse stamp)
+INPUT_ENV = ("PAPERLIB_DATA", "PAPERLIB_MODELS", "PAPERLIB_EVAL_TSV")
 
 
 class BookBuildError(RuntimeError):
@@ -84,7 +95,7 @@ def strip_suffix(docname: str) -> str:
 
 
 def notebook_jobs(docnames: list[str], root: Path, nb_dir: str = "notebooks") -> list[NotebookJob]:
-    """Notebook chapters of the toc, each mapped to its source in ``nb_dir``.
+    """Notebook chapters of the toc, each mapped to its source ``nb_dir/<name>.md``.
 
     Raises BookBuildError naming every toc entry whose source notebook is missing.
     """
@@ -93,7 +104,7 @@ def notebook_jobs(docnames: list[str], root: Path, nb_dir: str = "notebooks") ->
         if not doc.startswith(NOTEBOOK_PREFIX):
             continue
         name = doc[len(NOTEBOOK_PREFIX):]
-        source = root / nb_dir / f"{name}.ipynb"
+        source = root / nb_dir / f"{name}.md"
         if not source.is_file():
             missing.append(f"{doc} (expected source {source.relative_to(root)})")
         jobs.append(NotebookJob(name, source, root / f"{doc}.ipynb"))
@@ -105,7 +116,7 @@ def notebook_jobs(docnames: list[str], root: Path, nb_dir: str = "notebooks") ->
 def unlisted_notebooks(jobs: list[NotebookJob], root: Path, nb_dir: str = "notebooks") -> list[str]:
     """Source notebooks that no toc entry uses (reported, not built)."""
     listed = {job.source.resolve() for job in jobs}
-    return sorted(p.name for p in (root / nb_dir).glob("*.ipynb") if p.resolve() not in listed)
+    return sorted(p.name for p in (root / nb_dir).glob("*.md") if p.resolve() not in listed)
 
 
 def sha256_files(root: Path, paths: list[Path]) -> str:
@@ -117,11 +128,19 @@ def sha256_files(root: Path, paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
+def library_code(root: Path) -> list[Path]:
+    """Every ``*.py`` under the ``CODE_DIRS`` of ``root`` that exist, recursively,
+    except in ``tests`` folders (a chapter's output does not depend on them)."""
+    return sorted(p for d in CODE_DIRS if (root / d).is_dir() for p in (root / d).rglob("*.py")
+                  if "tests" not in p.relative_to(root / d).parts)
+
+
 def build_stamp(job: NotebookJob, root: Path) -> dict[str, str]:
     """Hashes that decide whether an executed copy is still valid (for --reuse)."""
-    code = sorted((root / "paperlib").rglob("*.py"))
+    inputs = json.dumps({k: os.environ.get(k, "") for k in INPUT_ENV}, sort_keys=True)
     return {"source_sha256": sha256_files(root, [job.source]),
-            "code_sha256": sha256_files(root, code)}
+            "code_sha256": sha256_files(root, library_code(root)),
+            "env_sha256": hashlib.sha256(inputs.encode()).hexdigest()}
 
 
 def is_reusable(job: NotebookJob, stamp: dict[str, str]) -> bool:
@@ -135,16 +154,21 @@ def is_reusable(job: NotebookJob, stamp: dict[str, str]) -> bool:
     return meta.get(STAMP_KEY) == stamp
 
 
+def use_venv_kernelspecs() -> None:
+    """Put ``sys.prefix/share/jupyter`` first on JUPYTER_PATH, so papermill's ``python3``
+    kernel is the venv's (a user-level kernelspec cannot shadow it)."""
+    venv_data = str(Path(sys.prefix) / "share" / "jupyter")
+    old = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p and p != venv_data]
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([venv_data, *old])
+
+
 def ensure_venv_kernel() -> None:
     """Make papermill's ``python3`` kernel run ``sys.executable`` and check that it does.
 
-    ``sys.prefix/share/jupyter`` goes first on JUPYTER_PATH so a user-level
-    kernelspec cannot shadow the venv's; jupyter_client replaces a spec's
-    ``python`` argv with the launching interpreter. A one-cell notebook proves it.
+    jupyter_client replaces a spec's ``python`` argv with the launching
+    interpreter; a one-cell notebook proves it.
     """
-    venv_data = str(Path(sys.prefix) / "share" / "jupyter")
-    old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = venv_data + (os.pathsep + old if old else "")
+    use_venv_kernelspecs()
     import nbformat
     import papermill
 
@@ -156,30 +180,110 @@ def ensure_venv_kernel() -> None:
         raise BookBuildError(f"the python3 kernel runs {printed!r}, not this venv's {sys.executable}")
 
 
-def execute(job: NotebookJob, root: Path, stamp: dict[str, str], failed_dir: Path,
-            cell_timeout: float | None) -> None:
-    """Run ``job.source`` with papermill into ``job.target`` (atomic); keep failures.
+def read_source(path: Path):
+    """The notebook of the MyST source ``path`` (jupytext, in memory), checked: a
+    ``python3`` kernelspec and a first code cell tagged ``parameters`` that parses."""
+    import jupytext
 
-    ``cell_timeout`` (seconds, None = no limit) turns a hung cell into a failure.
+    nb = jupytext.read(path)
+    kernel = nb.metadata.get("kernelspec", {}).get("name")
+    if kernel != "python3":
+        raise BookBuildError(f"{path}: kernelspec {kernel!r}, expected 'python3'")
+    try:
+        params.declared_parameters(nb)
+    except (ValueError, SyntaxError) as exc:
+        raise BookBuildError(f"{path}: {exc}") from exc
+    return nb
+
+
+def checked_source(source: Path, parameters: dict | None = None):
+    """:func:`read_source`, and BookBuildError (listing the known names) when a name
+    of ``parameters`` is not declared by the parameters cell."""
+    nb = read_source(source)
+    try:
+        params.check_names(parameters or {}, params.declared_parameters(nb), source.name)
+    except ValueError as exc:
+        raise BookBuildError(str(exc)) from exc
+    return nb
+
+
+def execute_source(source: Path, target: Path, root: Path, parameters: dict | None = None,
+                   cell_timeout: float | None = None, failed_dir: Path | None = None,
+                   metadata: dict | None = None) -> None:
+    """Convert ``source`` and run it with papermill into ``target`` (atomic), cwd ``root``.
+
+    A parameter name that the parameters cell does not declare raises
+    BookBuildError (with the known names) before anything runs. A failed run's
+    partial notebook goes to ``failed_dir``; ``metadata`` is merged into the
+    executed copy's notebook metadata.
     """
     import nbformat
     import papermill
 
-    job.target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = job.target.with_name(f".{job.target.name}.{os.getpid()}.tmp.ipynb")
+    nb = checked_source(source, parameters)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp.ipynb")
     try:
-        papermill.execute_notebook(str(job.source), str(tmp), kernel_name="python3",
-                                   cwd=str(root), progress_bar=False,
+        papermill.execute_notebook(nb, str(tmp), parameters=parameters or None,
+                                   kernel_name="python3", cwd=str(root), progress_bar=False,
                                    execution_timeout=cell_timeout)
     except Exception:
-        if tmp.exists():
+        if tmp.exists() and failed_dir is not None:
             failed_dir.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, failed_dir / job.target.name)
+            os.replace(tmp, failed_dir / target.name)
+        tmp.unlink(missing_ok=True)
         raise
-    nb = nbformat.read(tmp, as_version=4)
-    nb.metadata[STAMP_KEY] = stamp
-    nbformat.write(nb, tmp)
-    os.replace(tmp, job.target)
+    if metadata:
+        executed = nbformat.read(tmp, as_version=4)
+        executed.metadata.update(metadata)
+        nbformat.write(executed, tmp)
+    os.replace(tmp, target)
+
+
+def results_folder(root: Path) -> Path:
+    """Where a chapter run from ``root`` writes result files: $PAPERLIB_RESULTS or root/results."""
+    env = os.environ.get("PAPERLIB_RESULTS", "").strip()
+    return (root / Path(env).expanduser()).resolve() if env else root / "results"
+
+
+def snapshot_results(results: Path, since: float, dest: Path) -> None:
+    """Copy the files under ``results`` modified at or after ``since`` to ``dest``
+    (relative paths kept; ``dest`` replaced as a whole, so it is complete or absent)."""
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    files = [p for p in results.rglob("*") if p.is_file()] if results.is_dir() else []
+    for path in files:
+        if path.stat().st_mtime >= since:
+            copy = tmp / path.relative_to(results)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, copy)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)
+
+
+def execute(job: NotebookJob, root: Path, stamp: dict[str, str], build: Path,
+            cell_timeout: float | None) -> None:
+    """Run ``job`` on its defaults into ``job.target`` (stamped); snapshot its result
+    files into ``build/results/<name>``; keep a failed run under ``build/failed``.
+
+    ``cell_timeout`` (seconds, None = no limit) turns a hung cell into a failure.
+    """
+    snapshot = build / "results" / job.name
+    shutil.rmtree(snapshot, ignore_errors=True)
+    results = results_folder(root)
+    since = time.time() - 0.05  # file times come from a coarser clock
+    old = os.environ.get("PAPERLIB_RESULTS")
+    os.environ["PAPERLIB_RESULTS"] = str(results)  # the kernel inherits it
+    try:
+        execute_source(job.source, job.target, root, None, cell_timeout, build / "failed",
+                       {STAMP_KEY: stamp})
+    finally:
+        if old is None:
+            os.environ.pop("PAPERLIB_RESULTS")
+        else:
+            os.environ["PAPERLIB_RESULTS"] = old
+    snapshot_results(results, since, snapshot)
 
 
 def run_notebooks(jobs: list[NotebookJob], root: Path, out: Path, reuse: bool,
@@ -196,7 +300,7 @@ def run_notebooks(jobs: list[NotebookJob], root: Path, out: Path, reuse: bool,
         print(f"{label}: executing ...", flush=True)
         start = time.perf_counter()
         try:
-            execute(job, root, stamp, out / "failed", cell_timeout)
+            execute(job, root, stamp, out, cell_timeout)
             status, error = "ok", ""
         except Exception as exc:  # noqa: BLE001 - report every notebook, then fail
             status, error = "FAILED", f"{type(exc).__name__}: {str(exc)[-2000:]}"
@@ -224,7 +328,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, help="config file (default ROOT/_config.yml)")
     parser.add_argument("--notebooks", default="notebooks", help="source notebook folder under ROOT")
     parser.add_argument("--reuse", action="store_true",
-                        help="keep executed copies whose notebook and paperlib code are unchanged")
+                        help="keep executed copies whose source and library code are unchanged")
     parser.add_argument("--cell-timeout", type=float, default=900.0,
                         help="seconds one cell may run before the notebook fails (0 = no limit)")
     parser.add_argument("--skip-execute", action="store_true", help="render existing executed copies")

@@ -24,9 +24,10 @@ from pathlib import Path
 
 from paperlib.core.errors import ParameterError, PaperlibError
 # The chapter's facade over the pair loader (the chapters call ``live.<name>``).
-from paperlib.models.pair import (FALLBACK_VOCAB, NAMES, RANDOM_WARNING, ROLE_LABELS,  # noqa: F401
-                                  RUN_HINT, LivePair, describe_request, fallback_tokenizer,
-                                  load_pair_or_fallback, pair_summary, perturbed_copy,
+from paperlib.book.standin import (FALLBACK_VOCAB, RUN_HINT, fallback_tokenizer,  # noqa: F401
+                                   load_pair_or_fallback)
+from paperlib.models.pair import (NAMES, RANDOM_WARNING, ROLE_LABELS, LivePair,  # noqa: F401
+                                  describe_request, pair_summary, perturbed_copy,
                                   quiet_progress_bars)
 
 def resolve_prompts(prompts) -> dict[str, str]:

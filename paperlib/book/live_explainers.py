@@ -148,18 +148,17 @@ def variance_figure(ffn: dict, pair: LivePair):
     return fig
 
 
-def variance_table(ffn: dict, ranks=(1, 10, 30, 100, 300)):
+def variance_by_rank(ffn: dict, ranks=(1, 10, 30, 100, 300)):
     """Cumulative explained variance at the given ranks (those above the number
     of components are left out), per layer and model: columns layer (1-based),
-    model, then one column per rank."""
+    model, then one column per rank (:func:`paperlib.explainers.ffn_concepts.cumulative_variance_at`)."""
     import pandas as pd
 
-    rows = []
-    for layer in ffn["pt"]:
-        for n in NAMES:
-            cum = ffn[n][layer].cumulative_variance.numpy()
-            rows.append({"layer": layer + 1, "model": ROLE_LABELS[n],
-                         **{f"top {r}": float(cum[r - 1]) for r in ranks if r <= len(cum)}})
+    from paperlib.explainers.ffn_concepts import cumulative_variance_at
+
+    rows = [{"layer": layer + 1, "model": ROLE_LABELS[n],
+             **{f"top {r}": v for r, v in cumulative_variance_at(ffn[n][layer], ranks).items()}}
+            for layer in ffn["pt"] for n in NAMES]
     return pd.DataFrame(rows)
 
 

@@ -2,7 +2,7 @@
 
 A case set is one ``.npz`` file (a zip of ``.npy`` arrays, read with
 ``allow_pickle=False``; nothing is ever unpickled). The frozen paper data
-(``data/paper/cases_{llama,vicuna}.npz``) and the output of a live attribution
+(``paperlib/paper/released/cases_{llama,vicuna}.npz``) and the output of a live attribution
 run use the same schema, so every analysis accepts either as its data source.
 
 Schema ``paperlib.caseset/1`` (C cases; case c has N_c prompt tokens and M_c

@@ -47,3 +47,13 @@ def check_range(name: str, value, low=None, high=None, *, allow_inf: bool = Fals
         hi = "inf" if high is None else high
         raise ParameterError(f"{name}={value} is out of range [{lo}, {hi}]")
     return value
+
+
+def check_count(name: str, value, low: int = 1, high: int | None = None) -> int:
+    """Raise ParameterError unless ``value`` is an int (Python or NumPy) in [low, high];
+    return it as a Python int."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ParameterError(f"{name} must be an integer, got {value!r}")
+    return int(check_range(name, int(value), low, high))

@@ -2,7 +2,8 @@
 
 Results are written to a temporary file in the destination folder and renamed
 into place, so a crash never leaves a half-written file behind. Cache entries
-live under ``<cache_dir>/<namespace>/<key>.<ext>`` where ``key`` is the SHA-256
+live under ``<cache_dir>/<namespace>/<key>.<ext>`` (``cache_dir``: see
+:mod:`paperlib.core.paths`) where ``key`` is the SHA-256
 of the canonical JSON of the parameters (plenoptic-style registry): a change in
 any parameter gives a new key, so a cached result is never silently stale.
 """
@@ -16,19 +17,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# Locations live in paperlib.core.paths; re-exported here for the cache and callers.
+from paperlib.core.paths import cache_dir as default_cache_dir
+from paperlib.core.paths import results_dir
 
-
-def default_cache_dir() -> Path:
-    """Cache folder: ``$PAPERLIB_CACHE`` or ``<repo>/.cache/paperlib``."""
-    env = os.environ.get("PAPERLIB_CACHE")
-    return Path(env) if env else REPO_ROOT / ".cache" / "paperlib"
-
-
-def results_dir() -> Path:
-    """Folder for result CSVs: ``$PAPERLIB_RESULTS`` or ``<repo>/results``."""
-    env = os.environ.get("PAPERLIB_RESULTS")
-    return Path(env) if env else REPO_ROOT / "results"
+__all__ = ["ResultCache", "atomic_path", "atomic_write_bytes", "atomic_write_text",
+           "default_cache_dir", "load_npz", "param_key", "results_dir", "save_npz",
+           "sha256_file"]
 
 
 @contextlib.contextmanager
@@ -87,6 +82,33 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+_JSON_KEY = "__json__"  # save_npz: the non-array values, as one JSON string
+
+
+def save_npz(data: dict, path: str | os.PathLike) -> None:
+    """Write ``data`` ({name: array or JSON-able value}) as an uncompressed .npz:
+    NumPy arrays as arrays, every other value in one JSON string. No pickles."""
+    import numpy as np
+
+    arrays = {k: v for k, v in data.items() if isinstance(v, np.ndarray)}
+    other = {k: v for k, v in data.items() if k not in arrays}
+    if other:
+        arrays[_JSON_KEY] = np.array(json.dumps(other, ensure_ascii=False, default=_default))
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load_npz(path: str | os.PathLike) -> dict:
+    """Read a file of :func:`save_npz` back into a dict (``allow_pickle=False``)."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as z:
+        out = {k: z[k] for k in z.files if k != _JSON_KEY}
+        if _JSON_KEY in z.files:
+            out.update(json.loads(str(z[_JSON_KEY])))
+    return out
 
 
 class ResultCache:

@@ -30,7 +30,7 @@ import torch
 from paperlib.core.errors import ParameterError
 from paperlib.explainers.registry import register
 from paperlib.words.similarity import SimilarityTable
-from paperlib.words.vocab import check_count
+from paperlib.core.errors import check_count
 
 
 def _check_layer(W_q, W_k, word_emb, K):

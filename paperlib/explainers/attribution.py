@@ -17,7 +17,6 @@ of "zeroing the embedding row of x_n"), summed over the embedding dim D.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,17 +141,6 @@ def attribute(model, tokenizer, prompt_ids, response_ids, *, n_prefix: int = 0,
         I=I[n_prefix:].astype(np.float32), prefix_I=I[:n_prefix].astype(np.float32))
 
 
-def _save_npz(value: dict, path: Path) -> None:
-    with open(path, "wb") as f:
-        np.savez(f, I=value["I"], prefix_I=value["prefix_I"],
-                 meta=np.array(json.dumps(value["meta"], ensure_ascii=False)))
-
-
-def _load_npz(path: Path) -> dict:
-    with np.load(path, allow_pickle=False) as z:
-        return {"I": z["I"], "prefix_I": z["prefix_I"], "meta": json.loads(str(z["meta"]))}
-
-
 def explain_prompt(model, tokenizer, prompt: str, *, fingerprint: dict | None = None,
                    max_new_tokens: int = 300, chat_template=False, engine: str = "fast",
                    cache: bool = True, **fast_kw) -> tuple[AttributionResult, list[int]]:
@@ -163,7 +151,7 @@ def explain_prompt(model, tokenizer, prompt: str, *, fingerprint: dict | None = 
     (result, response_ids).
     """
     from paperlib.models.generation import generate
-    from paperlib.core.io import ResultCache
+    from paperlib.core.io import ResultCache, load_npz, save_npz
     from paperlib.models.loading import model_fingerprint
 
     params = {"model": fingerprint or model_fingerprint(model), "prompt": prompt,
@@ -183,8 +171,8 @@ def explain_prompt(model, tokenizer, prompt: str, *, fingerprint: dict | None = 
         return {"I": res.I, "prefix_I": res.prefix_I, "meta": meta}
 
     if cache:
-        value = ResultCache("attribution").get_or_compute(params, compute, _save_npz,
-                                                          _load_npz, ext="npz")
+        value = ResultCache("attribution").get_or_compute(params, compute, save_npz,
+                                                          load_npz, ext="npz")
     else:
         value = compute()
     meta = value["meta"]

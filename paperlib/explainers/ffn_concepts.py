@@ -29,7 +29,7 @@ import torch
 
 from paperlib.core.errors import ParameterError
 from paperlib.explainers.registry import register
-from paperlib.words.vocab import check_count
+from paperlib.core.errors import check_count
 
 
 @dataclass(frozen=True)
@@ -206,6 +206,13 @@ class FFNConceptsExplainer:
 def explain_ffn_layer(view, layer: int, tokenizer=None, words=None, **kwargs) -> FFNConcepts:
     """One-shot :class:`FFNConceptsExplainer` on one layer (kwargs: R, K, cov_dtype, full_spectrum)."""
     return FFNConceptsExplainer(view, tokenizer, words, **kwargs).layer(layer)
+
+
+def cumulative_variance_at(concepts: "FFNConcepts", ranks) -> dict[int, float]:
+    """{r: cumulative explained-variance ratio of the top r components} for every rank
+    r (1-based) in ``ranks`` that the concepts cover (larger ranks are left out)."""
+    cum = concepts.cumulative_variance.numpy()
+    return {int(r): float(cum[int(r) - 1]) for r in ranks if 1 <= int(r) <= len(cum)}
 
 
 @register("ffn_concepts")

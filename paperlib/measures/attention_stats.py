@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from paperlib.core.errors import ParameterError
-from paperlib.words.vocab import check_count
+from paperlib.core.errors import check_count
 
 
 def changed_share(E_pt, E_ft, ordered: bool = True) -> float:

@@ -129,3 +129,22 @@ def compare_groups(x, y, alternative: str = "less", names=("x", "y"), n_boot: in
     low, high = bootstrap_diff_ci(x, y, n_boot, seed, level)
     return Comparison(int(np.size(x)), int(np.size(y)), mx, sx, my, sy, test.p_value,
                       test.statistic, test.null_hypothesis, low, high, hedges_g(x, y))
+
+
+def format_mean_std(m, s, digits: int = 2) -> str:
+    """"m ± s" with ``digits`` decimals; "–" when the mean is NaN."""
+    return "–" if m != m else f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def two_proportion_test(x1: int, n1: int, x2: int, n2: int) -> float:
+    """Two-sided pooled z-test p of H0 "the two proportions x1/n1 and x2/n2 are
+    equal" (concepts treated as independent). NaN when undefined."""
+    from scipy.stats import norm
+
+    if n1 == 0 or n2 == 0:
+        return np.nan
+    p = (x1 + x2) / (n1 + n2)
+    se = np.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0
+    return float(2 * norm.sf(abs(x1 / n1 - x2 / n2) / se))

@@ -6,8 +6,12 @@ True when ``HF_HUB_OFFLINE=1`` is set, else False (hub allowed). Every failure
 becomes ONE :class:`~paperlib.core.errors.ModelLoadError` naming the path / id and
 what to do.
 
-Aliases map a short name to local folders, e.g. "organism" -> the small
-trained pair shipped under ``models/organism/{pt,ft}``::
+Aliases map a short name to local folders. The built-in "organism" is the
+small trained pair shipped in the repository under ``models/organism/{pt,ft}``;
+it resolves, at each use, to ``<models_dir>/organism/{pt,ft}`` where
+``models_dir`` is ``$PAPERLIB_MODELS`` or the ``models`` folder of the working
+directory (or of its nearest parent that has one; see
+:mod:`paperlib.core.paths`). Register your own::
 
     register_model_alias("mypair", pt="/data/pt", ft="/data/ft")
     model_pt, tok_pt, model_ft, tok_ft = load_pair("mypair")
@@ -20,13 +24,26 @@ from pathlib import Path
 import torch
 
 from paperlib.core.errors import ModelLoadError, ParameterError
-from paperlib.core.io import REPO_ROOT
+from paperlib.core.paths import ENV_MODELS, models_dir
 
-# alias -> {"pt": path, "ft": path} (a single model alias uses the key "model")
-_ALIASES: dict[str, dict[str, Path]] = {
-    "organism": {"pt": REPO_ROOT / "models" / "organism" / "pt",
-                 "ft": REPO_ROOT / "models" / "organism" / "ft"},
+# registered alias -> {"pt": path, "ft": path} (a single model alias uses the key "model")
+_ALIASES: dict[str, dict[str, Path]] = {}
+# built-in aliases: folders relative to models_dir(), resolved at each use
+# (a registered alias of the same name wins)
+_BUILTIN_ALIASES: dict[str, dict[str, str]] = {
+    "organism": {"pt": "organism/pt", "ft": "organism/ft"},
 }
+
+
+def _alias_entry(name: str) -> dict[str, Path] | None:
+    """The folders of alias ``name`` (registered first, then built-in), or None."""
+    if name in _ALIASES:
+        return _ALIASES[name]
+    rel = _BUILTIN_ALIASES.get(name)
+    if rel is None:
+        return None
+    base = models_dir()
+    return {role: base / sub for role, sub in rel.items()}
 
 
 def register_model_alias(name: str, path=None, *, pt=None, ft=None) -> None:
@@ -40,14 +57,15 @@ def register_model_alias(name: str, path=None, *, pt=None, ft=None) -> None:
 
 
 def model_aliases() -> dict[str, dict[str, Path]]:
-    """A copy of the alias table."""
-    return {k: dict(v) for k, v in _ALIASES.items()}
+    """A copy of the alias table (built-in aliases resolved under ``models_dir()``)."""
+    names = list(_BUILTIN_ALIASES) + [k for k in _ALIASES if k not in _BUILTIN_ALIASES]
+    return {k: dict(_alias_entry(k)) for k in names}
 
 
 def resolve_alias(name_or_path, role: str = "model") -> str:
     """Resolve an alias (``role`` "model", "pt" or "ft") to a local path; else return as is."""
     name = str(name_or_path)
-    entry = _ALIASES.get(name)
+    entry = _alias_entry(name)
     if entry is None:
         return name
     if role not in entry:
@@ -55,10 +73,20 @@ def resolve_alias(name_or_path, role: str = "model") -> str:
         raise ParameterError(f"alias {name!r} has roles {roles}, not {role!r}")
     path = entry[role]
     if not path.is_dir():
-        raise ModelLoadError(
-            f"alias {name!r} points to {path}, which does not exist: the shipped model "
-            f"{'pair' if role != 'model' else ''} is missing. Build or download it "
-            "(see the README), or register_model_alias() another path.")
+        what = f"the shipped model {'pair ' if role != 'model' else ''}is missing"
+        if name in _ALIASES:
+            todo = "Build or download it (see the README), or register_model_alias() another path."
+        else:  # a built-in alias: say where models are looked for
+            env = os.environ.get(ENV_MODELS, "").strip()
+            looked = (f"under ${ENV_MODELS}={env}" if env else
+                      f"in a models/ folder of the working directory {Path.cwd()} or its "
+                      f"parents (${ENV_MODELS} is not set)")
+            holds = Path(_BUILTIN_ALIASES[name][role]).parts[0]
+            todo = (f"paperlib looked {looked}. Run from the repository root, set "
+                    f"{ENV_MODELS} to the folder that holds {holds}/, build or download the "
+                    "pair (see the README), or register_model_alias() another path.")
+        raise ModelLoadError(f"alias {name!r} points to {path}, which does not exist: "
+                             f"{what}. {todo}")
     return str(path)
 
 
@@ -117,7 +145,7 @@ def load_pair(model_pt, model_ft=None, *, local_files_only: bool | None = None,
     Returns (model_pt, tokenizer_pt, model_ft, tokenizer_ft).
     """
     if model_ft is None:
-        entry = _ALIASES.get(str(model_pt))
+        entry = _alias_entry(str(model_pt))
         if entry is None or "pt" not in entry:
             raise ParameterError(f"{model_pt!r} is not a registered pair alias; "
                                  "give model_pt and model_ft")

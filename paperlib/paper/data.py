@@ -1,11 +1,13 @@
-"""Access to the frozen paper data (``data/paper/``) and to live case sets.
+"""Access to the frozen paper data and to live case sets.
 
 The frozen data are the authors' released attribution matrices and data sets
-(GPL-3.0, see ``data/paper/README.md``), converted once by
-``data/paper/make_data.py`` into pickle-free files listed with their SHA-256
-in ``data/paper/manifest.json``. Every load checks the checksum, so a
-truncated or altered file raises :class:`DataError` instead of giving
-silently wrong numbers. The folder is ``$PAPERLIB_DATA`` or ``<repo>/data/paper``.
+(GPL-3.0, see ``paperlib/paper/released/README.md``), converted once by
+``tools/make_paper_data.py`` into pickle-free files listed with their SHA-256
+in ``manifest.json``. They ship inside the package (package data of
+``paperlib.paper``, folder ``released/``), so an installed wheel has them.
+Every load checks the checksum, so a truncated or altered file raises
+:class:`DataError` instead of giving silently wrong numbers. The folder is
+``$PAPERLIB_DATA`` or the packaged copy (:func:`paperlib.core.paths.data_dir`).
 
 ``source`` (in every loader of cases): ``None`` = the frozen paper data; a
 folder holding ``cases_<model>.npz``; a single case-set file; or a mapping
@@ -15,9 +17,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import gzip
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -27,13 +26,13 @@ import pandas as pd
 
 from paperlib.core.caseset import CaseSet, read_case_set
 from paperlib.core.errors import DataError, ParameterError, UnknownCaseError
-from paperlib.core.io import REPO_ROOT, sha256_file
+from paperlib.core.paths import data_dir
+from paperlib.core.registry import tsv_rows, verify_file
 
 DATASETS = ("self-instruct", "lima", "mt-bench")
 MODELS = ("llama", "vicuna")
 _PREFIXES = (("user_oriented_task_", "self-instruct"), ("lima_author_", "lima"),
              ("mtbench_", "mt-bench"))
-_REBUILD = "rebuild with python data/paper/make_data.py"
 
 
 @dataclass(frozen=True)
@@ -68,46 +67,8 @@ def _check_dataset(dataset: str | None) -> None:
         raise ParameterError(f"dataset must be one of {DATASETS} or None, got {dataset!r}")
 
 
-def data_dir() -> Path:
-    """Folder of the frozen data: ``$PAPERLIB_DATA`` or ``<repo>/data/paper``."""
-    env = os.environ.get("PAPERLIB_DATA")
-    return Path(env) if env else REPO_ROOT / "data" / "paper"
 
 
-@functools.lru_cache(maxsize=64)
-def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
-    return sha256_file(path)
-
-
-def verify_file(path) -> Path:
-    """Check ``path`` against the ``manifest.json`` of its folder, if listed there.
-
-    Files of the frozen folder must be listed; a live case set without a
-    manifest entry is accepted as is (its structure is still validated).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"data file {path} does not exist; {_REBUILD}")
-    manifest = path.parent / "manifest.json"
-    frozen = path.parent.resolve() == data_dir().resolve()
-    if not manifest.is_file():
-        if frozen:
-            raise DataError(f"{manifest} is missing; {_REBUILD}")
-        return path
-    try:
-        entries = json.loads(manifest.read_text(encoding="utf-8"))["files"]
-    except (ValueError, KeyError) as exc:
-        raise DataError(f"{manifest} is unreadable ({exc}); {_REBUILD}") from exc
-    entry = entries.get(path.name)
-    if entry is None:
-        if frozen:
-            raise DataError(f"{path} is not listed in {manifest}; {_REBUILD}")
-        return path
-    st = path.stat()
-    if st.st_size != entry["bytes"] or _sha256_cached(str(path), st.st_mtime_ns,
-                                                       st.st_size) != entry["sha256"]:
-        raise DataError(f"{path} is truncated or corrupt (sha256 mismatch); {_REBUILD}")
-    return path
 
 
 @functools.lru_cache(maxsize=16)
@@ -179,32 +140,14 @@ def decode_field(text: str) -> str:
     return text.replace('""', '"')
 
 
-@functools.lru_cache(maxsize=8)
-def _tsv_rows_cached(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, ...], ...]:
-    try:
-        with gzip.open(path, "rt", encoding="utf-8", newline="\n") as f:
-            lines = f.read().split("\n")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} is truncated or corrupt ({exc}); {_REBUILD}") from exc
-    return tuple(tuple(line.split("\t")) for line in lines if line)
 
 
-def _tsv_rows(name: str, ncols: int, header: bool = True) -> list[tuple[str, ...]]:
-    """Non-blank lines of a frozen gzip'd TSV split on tabs (header dropped)."""
-    path = verify_file(data_dir() / name)
-    st = path.stat()
-    rows = _tsv_rows_cached(str(path), st.st_mtime_ns, st.st_size)
-    bad = [i for i, r in enumerate(rows) if len(r) != ncols]
-    if bad:
-        raise DataError(f"{path}: row {bad[0] + 1} has {len(rows[bad[0]])} fields, "
-                        f"expected {ncols}")
-    return list(rows[1:] if header else rows)
 
 
 def load_prompts() -> pd.DataFrame:
     """The 632 prompts: columns id, dataset, prompt, reference, annotation
     (decoded text; annotation = the raw 'Instruct&Context' column, decoded)."""
-    rows = _tsv_rows("FinalDataset.tsv.gz", 4)
+    rows = tsv_rows("FinalDataset.tsv.gz", 4)
     return pd.DataFrame({
         "id": [r[0] for r in rows], "dataset": [dataset_of(r[0]) for r in rows],
         "prompt": [decode_field(r[1]) for r in rows],
@@ -215,7 +158,7 @@ def load_prompts() -> pd.DataFrame:
 def load_ratings() -> pd.DataFrame:
     """Human helpfulness ratings: columns id, model ('vicuna'/'alpaca'), rating
     (int: 1..4, -1 = not rated)."""
-    rows = _tsv_rows("AnnotatedDataset.tsv.gz", 7)
+    rows = tsv_rows("AnnotatedDataset.tsv.gz", 7)
     ids = [r[0].removesuffix(".pkl") for r in rows]
     return pd.DataFrame({"id": ids,
                          "model": [r[1].removesuffix("_7B") for r in rows],
@@ -224,6 +167,6 @@ def load_ratings() -> pd.DataFrame:
 
 def load_vocab() -> pd.DataFrame:
     """The ShareGPT vocabulary: columns word, freq (relative frequency)."""
-    rows = _tsv_rows("SingleShareGPT_Vocab.tsv.gz", 2, header=False)
+    rows = tsv_rows("SingleShareGPT_Vocab.tsv.gz", 2, header=False)
     return pd.DataFrame({"word": [r[0] for r in rows],
                          "freq": np.array([float(r[1]) for r in rows])})

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from paperlib.annotate import LEVELS, TASKS, Annotation
+from paperlib.measures.stats import format_mean_std, two_proportion_test
 from paperlib.core.errors import ParameterError, PaperlibError
 from paperlib.core.io import ResultCache
 from paperlib.models.pair import NAMES, ROLE_LABELS
@@ -51,7 +52,7 @@ LLM_PROBE = [{"role": "user", "content": "Reply with the single word OK."}]
 
 def resolve_seeds(seeds) -> list[int]:
     """An int n -> [0, ..., n-1]; a list of non-negative ints -> itself (deduplicated)."""
-    from paperlib.words.vocab import check_count
+    from paperlib.core.errors import check_count
 
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         return list(range(check_count("seeds", seeds, 1)))
@@ -212,18 +213,6 @@ def _welch(pt: np.ndarray, ft: np.ndarray) -> tuple[float, str]:
     return welch_test(pt, ft, "two-sided", ("pre-trained", "tuned")).p_value, ""
 
 
-def two_proportion_test(x1: int, n1: int, x2: int, n2: int) -> float:
-    """Two-sided pooled z-test p of H0 "the two proportions x1/n1 and x2/n2 are
-    equal" (concepts treated as independent). NaN when undefined."""
-    from scipy.stats import norm
-
-    if n1 == 0 or n2 == 0:
-        return np.nan
-    p = (x1 + x2) / (n1 + n2)
-    se = np.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
-    if se == 0:
-        return 1.0
-    return float(2 * norm.sf(abs(x1 / n1 - x2 / n2) / se))
 
 
 def _paired_layers(per_layer, item: str) -> float:
@@ -281,9 +270,6 @@ def paper_table5():
                                                "pt_mean", "pt_std", "p_value"])
 
 
-def _ms(m, s) -> str:
-    return "–" if m != m else f"{m:.2f} ± {s:.2f}"
-
 
 def _direction(diff: float) -> str:
     return "–" if diff != diff else "yes" if diff > 0 else "equal" if diff == 0 else "no"
@@ -299,14 +285,14 @@ def table5_comparison(t5):
     for r in t5.itertuples():
         p = paper.loc[r.item]
         rows.append({"category": r.category, "item": r.item,
-                     f"{ROLE_LABELS['ft']} (ours)": _ms(r.tuned_mean, r.tuned_std),
-                     f"{ROLE_LABELS['pt']} (ours)": _ms(r.pt_mean, r.pt_std),
+                     f"{ROLE_LABELS['ft']} (ours)": format_mean_std(r.tuned_mean, r.tuned_std),
+                     f"{ROLE_LABELS['pt']} (ours)": format_mean_std(r.pt_mean, r.pt_std),
                      "Δ pp (ours)": r.diff_pp,
                      "Welch p (ours)": r.welch_note or r.welch_p,
                      "two-proportion p (ours)": r.two_prop_p,
                      "paired-layers p (ours)": r.layers_paired_p,
-                     "Vicuna (paper)": _ms(p.tuned_mean, p.tuned_std),
-                     "LLaMA (paper)": _ms(p.pt_mean, p.pt_std), "p (paper)": p.p_value,
+                     "Vicuna (paper)": format_mean_std(p.tuned_mean, p.tuned_std),
+                     "LLaMA (paper)": format_mean_std(p.pt_mean, p.pt_std), "p (paper)": p.p_value,
                      "tuned higher: ours / paper":
                      f"{_direction(r.diff_pp)}"
                      f" / {'yes' if p.tuned_mean > p.pt_mean else 'no'}"})

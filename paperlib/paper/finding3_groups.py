@@ -77,7 +77,7 @@ def level_by_group(ann, n_layers: int, group_size: int):
 
 def rank_cuts(R: int, cuts=RANK_CUTS) -> list[int]:
     """The rank cuts capped by R, deduplicated, ascending (R itself always included)."""
-    from paperlib.words.vocab import check_count
+    from paperlib.core.errors import check_count
 
     check_count("R", R, 1)
     return sorted({min(int(check_count("rank cut", c, 1)), R) for c in cuts} | {R})
@@ -107,18 +107,20 @@ def variance_table(concepts: dict, R: int):
     spectrum (explained_variance_ratio of length D)."""
     import pandas as pd
 
+    from paperlib.explainers.ffn_concepts import cumulative_variance_at
+
     rows = []
     for n in NAMES:
         for layer, c in sorted(concepts[n].items()):
-            cum = c.cumulative_variance.numpy()
             D = c.components.shape[1]
-            if len(cum) != D:
+            if len(c.cumulative_variance) != D:
                 raise ParameterError("variance_table needs FFNConcepts with full_spectrum=True")
             rel = max(1, round(D * PAPER_R / PAPER_D))
+            at = cumulative_variance_at(c, (min(R, D), rel, max(1, D // 2)))
             rows.append({"model": n, "layer": layer + 1, "D": D, "R": min(R, D),
-                         "cum_at_R": 100 * cum[min(R, D) - 1], "rel_rank": rel,
-                         "cum_at_rel_rank": 100 * cum[rel - 1],
-                         "cum_at_half_D": 100 * cum[max(1, D // 2) - 1]})
+                         "cum_at_R": 100 * at[min(R, D)], "rel_rank": rel,
+                         "cum_at_rel_rank": 100 * at[rel],
+                         "cum_at_half_D": 100 * at[max(1, D // 2)]})
     return pd.DataFrame(rows)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from paperlib.core.errors import DataError, ModelLoadError, ParameterError, check_range
-from paperlib.core.io import ResultCache
+from paperlib.core.io import ResultCache, load_npz, save_npz
 from paperlib.words.vocab import words_hash
 
 Z_THRESHOLD = 1.96
@@ -145,22 +145,12 @@ class WordSimilarity:
             params = {"backend": backend, "words": words_hash(words),
                       "reference": words_hash(reference), "z": z}
             data = ResultCache("similarity", cache_root).get_or_compute(
-                params, compute, _save_npz, _load_npz, ext="npz")
+                params, compute, save_npz, load_npz, ext="npz")
         else:
             data = compute()
         return SimilarityTable(words, torch.as_tensor(data["vectors"]),
                                torch.as_tensor(data["thresholds"]),
                                torch.as_tensor(data["known"]), self.name)
-
-
-def _save_npz(data: dict, path: Path) -> None:
-    with open(path, "wb") as f:
-        np.savez(f, **data)
-
-
-def _load_npz(path: Path) -> dict:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
 
 
 class DictSimilarity(WordSimilarity):

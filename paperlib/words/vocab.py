@@ -24,12 +24,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from paperlib.core.errors import DataError, ParameterError, check_range
+from paperlib.core.errors import DataError, ParameterError, check_count
 
 DEFAULT_ANCHOR = "a"
+VOCAB_FILE = "SingleShareGPT_Vocab.tsv.gz"  # the paper's ShareGPT word list (frozen data)
 
 
 @dataclass(frozen=True)
@@ -55,11 +55,6 @@ class WordIndex:
         return self.token_ids[self.offsets[i]:end].tolist()
 
 
-def check_count(name: str, value, low: int = 1, high: int | None = None) -> int:
-    """Raise ParameterError unless ``value`` is an int in [low, high]; return it."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ParameterError(f"{name} must be an integer, got {value!r}")
-    return int(check_range(name, int(value), low, high))
 
 
 def words_hash(words) -> str:
@@ -94,16 +89,16 @@ def load_vocab_words(path=None, top_n: int | None = None) -> list[str]:
     """The candidate words, most frequent first.
 
     path: a ``word<TAB>freq`` TSV (optionally .gz); default: the frozen copy
-    ``data/paper/SingleShareGPT_Vocab.tsv.gz`` (via :func:`paperlib.paper.data.load_vocab`).
+    ``SingleShareGPT_Vocab.tsv.gz`` of the frozen paper data (checksummed,
+    :func:`paperlib.core.registry.tsv_rows`).
     top_n: keep only the ``top_n`` most frequent words (None = all).
     """
     if top_n is not None:
         check_count("top_n", top_n)
     if path is None:
-        from paperlib.paper.data import load_vocab
+        from paperlib.core.registry import tsv_rows
 
-        frame = load_vocab()
-        rows = list(zip(frame["word"], frame["freq"]))
+        rows = [(w, float(f)) for w, f in tsv_rows(VOCAB_FILE, 2, header=False)]
     else:
         path = Path(path)
         if not path.is_file():

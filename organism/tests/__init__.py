@@ -1,0 +1,1 @@
+"""Tests of the organism pipeline (collected by the root pytest run: ``testpaths``)."""
