@@ -24,6 +24,9 @@ BOOTSTRAP_PY := $(shell command -v python3.11 2>/dev/null || command -v python3 
 # torch first, pinned exactly: resolves to the local CPU wheel (no CUDA download).
 TORCH_PIN   := torch==2.13.0
 
+# The book build caches MiniLM tables, annotations and attributions inside the checkout.
+export PAPERLIB_CACHE ?= $(CURDIR)/.cache/paperlib
+
 PYTEST_ARGS ?= -q
 BOOK_ARGS   ?=
 NB          ?=

@@ -39,3 +39,13 @@ def test_result_cache_keys_on_every_parameter(tmp_path):
         out = cache.get_or_compute(params, lambda: compute(params["a"]), save_npz, load_npz, ext="npz")
         assert out["v"].tolist() == [params["a"]]
     assert calls == [1, 2]
+
+
+def test_cache_key_includes_the_storage_format(tmp_path, monkeypatch):
+    """An entry written in an older format is never read back as the current one."""
+    import paperlib.core.io as io
+
+    cache = ResultCache("t", tmp_path)
+    old = cache.path({"a": 1}, "npz")
+    monkeypatch.setattr(io, "CACHE_FORMAT", io.CACHE_FORMAT + 1)
+    assert cache.path({"a": 1}, "npz") != old

@@ -1,7 +1,7 @@
 """Glue for the chapter "Explainers on any model pair": load a pair (or a random stand-in),
 run the attribution explainer on a few prompts, score them with the Finding-1 code.
 
-The notebook ``notebooks/explainers_live_pair.ipynb`` only calls these helpers
+The chapter ``notebooks/explainers_live_pair.md`` only calls these helpers
 (and those of :mod:`paperlib.book.live_explainers` for the attention / FFN explainers).
 
 * :func:`load_pair_or_fallback` - the requested pair, or (``fallback=True``)

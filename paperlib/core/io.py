@@ -84,6 +84,9 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+# Part of every cache key: bump it when the stored format of entries changes, so that
+# entries written in an older format are never read as the new one (2: save_npz).
+CACHE_FORMAT = 2
 _JSON_KEY = "__json__"  # save_npz: the non-array values, as one JSON string
 
 
@@ -124,7 +127,7 @@ class ResultCache:
         self.dir = self.root / namespace
 
     def path(self, params: dict, ext: str) -> Path:
-        return self.dir / f"{param_key(params)}.{ext}"
+        return self.dir / f"{param_key({**params, '_cache_format': CACHE_FORMAT})}.{ext}"
 
     def get_or_compute(
         self,

@@ -1,8 +1,8 @@
 """Glue of the chapters on "Finding 3: feed-forward networks rotate knowledge"
 (Table 5, Fig 3, Figs 7-8, Tables 4 and 6-11).
 
-The notebooks ``notebooks/table5_fig3_ffn_concepts.ipynb`` and
-``notebooks/appD_appE_interpretability.ipynb`` only call these helpers and
+The chapters ``notebooks/table5_fig3_ffn_concepts.md`` and
+``notebooks/appD_appE_interpretability.md`` only call these helpers and
 those of :mod:`paperlib.book.finding3_report` (figures, browser, closing text).
 The explainer is :mod:`paperlib.explainers.ffn_concepts`, the annotators
 :mod:`paperlib.annotate`, the pair loading :mod:`paperlib.book.live`.
