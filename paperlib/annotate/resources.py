@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 
 from paperlib.core.errors import DataError
-from paperlib.core.io import default_cache_dir
+from paperlib.core.paths import cache_dir as default_cache_dir
 
 WORDNET_SOURCE = Path("/usr/share/wordnet")
 WORDNET_FILES = tuple(f"{kind}.{pos}" for kind in ("data", "index") for pos in

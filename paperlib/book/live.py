@@ -4,12 +4,9 @@ run the attribution explainer on a few prompts, score them with the Finding-1 co
 The chapter ``notebooks/explainers_live_pair.md`` only calls these helpers
 (and those of :mod:`paperlib.book.live_explainers` for the attention / FFN explainers).
 
-* :func:`load_pair_or_fallback` - the requested pair, or (``fallback=True``)
-  a clearly labelled tiny random-weight LLaMA pair when the pair cannot be
-  loaded: "pre-trained" = :func:`paperlib.models.tiny.tiny_model` with a LLaMA-style
-  byte-fallback BPE tokenizer (:func:`fallback_tokenizer`), "tuned" = the same
-  weights plus seeded Gaussian noise (:func:`perturbed_copy`). Random weights
-  show the mechanics only: nothing they produce means anything linguistically.
+* :func:`load_pair_or_fallback` - the requested pair, or a clearly labelled random
+  stand-in (defined in :mod:`paperlib.book.standin`; re-exported here with the pair
+  helpers of :mod:`paperlib.models.pair`, so the chapter calls ``live.<name>``).
 * :func:`resolve_prompts` - prompt texts or FinalDataset case ids -> {case id: text};
   a prompt of the paper's data set keeps its id (so its annotated instruction
   sentences are known), any other text becomes ``custom_<i>``.
@@ -22,13 +19,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from paperlib.core.errors import ParameterError, PaperlibError
-# The chapter's facade over the pair loader (the chapters call ``live.<name>``).
 from paperlib.book.standin import (FALLBACK_VOCAB, RUN_HINT, fallback_tokenizer,  # noqa: F401
                                    load_pair_or_fallback)
 from paperlib.models.pair import (NAMES, RANDOM_WARNING, ROLE_LABELS, LivePair,  # noqa: F401
                                   describe_request, pair_summary, perturbed_copy,
                                   quiet_progress_bars)
+from paperlib.core.errors import ParameterError, PaperlibError
+
 
 def resolve_prompts(prompts) -> dict[str, str]:
     """{case id: prompt text} for a list of prompts.
@@ -65,7 +62,7 @@ def live_dir(pair: LivePair, root=None) -> Path:
     being the pair label made file-safe (60 chars) plus 8 hex digits of its SHA-256."""
     import hashlib
 
-    from paperlib.core.io import results_dir
+    from paperlib.core.paths import results_dir
 
     slug = re.sub(r"[^A-Za-z0-9]+", "-", pair.label).strip("-")[:60].strip("-")
     digest = hashlib.sha256(pair.label.encode("utf-8")).hexdigest()[:8]

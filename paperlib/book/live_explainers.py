@@ -20,8 +20,6 @@ from paperlib.models.pair import NAMES, ROLE_LABELS, LivePair
 from paperlib.words.vocab import word_index
 
 
-
-
 def similarity_backend(similarity="minilm"):
     """"minilm" -> MiniLMSimilarity; a path to a GloVe text file -> GloveSimilarity."""
     from paperlib.words.similarity import GloveSimilarity, MiniLMSimilarity, WordSimilarity
@@ -34,8 +32,6 @@ def similarity_backend(similarity="minilm"):
         return GloveSimilarity(similarity)
     raise ParameterError(f"similarity must be 'minilm' or the path of a GloVe text file, "
                          f"got {similarity!r}")
-
-
 
 
 def capped(name: str, value: int, limit: int, what: str) -> tuple[int, str]:
@@ -89,8 +85,6 @@ class PairExplainers:
 
 def _fmt(pairs) -> list[str]:
     return [f"{a} → {b}" for a, b in pairs]
-
-
 
 
 def head_pairs_table(att: dict, layer: int, heads, top: int = 10):

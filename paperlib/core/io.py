@@ -17,13 +17,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-# Locations live in paperlib.core.paths; re-exported here for the cache and callers.
-from paperlib.core.paths import cache_dir as default_cache_dir
-from paperlib.core.paths import results_dir
+from paperlib.core.paths import cache_dir
 
 __all__ = ["ResultCache", "atomic_path", "atomic_write_bytes", "atomic_write_text",
-           "default_cache_dir", "load_npz", "param_key", "results_dir", "save_npz",
-           "sha256_file"]
+           "load_npz", "param_key", "save_npz", "sha256_file"]
 
 
 @contextlib.contextmanager
@@ -123,7 +120,7 @@ class ResultCache:
     """
 
     def __init__(self, namespace: str, root: str | os.PathLike | None = None):
-        self.root = Path(root) if root is not None else default_cache_dir()
+        self.root = Path(root) if root is not None else cache_dir()
         self.dir = self.root / namespace
 
     def path(self, params: dict, ext: str) -> Path:

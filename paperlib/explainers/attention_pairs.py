@@ -327,8 +327,6 @@ def neuron_explanations_by_layer(results: dict) -> dict:
     return out
 
 
-
-
 @register("attention_pairs")
 def explain_attention_pairs(model, tokenizer, layers=None, *, words=None, sim=None,
                             **kw) -> dict[int, AttentionPairs]:

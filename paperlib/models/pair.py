@@ -74,8 +74,6 @@ def describe_request(model_pt, model_ft=None) -> str:
     return f"pre-trained {str(model_pt)!r}, tuned {str(model_ft)!r}"
 
 
-
-
 @torch.no_grad()
 def perturbed_copy(model: torch.nn.Module, noise: float = FALLBACK_NOISE, seed: int = 0):
     """A deep copy of ``model`` with every parameter p replaced by
@@ -90,12 +88,6 @@ def perturbed_copy(model: torch.nn.Module, noise: float = FALLBACK_NOISE, seed: 
             scale = p.float().abs().mean()
         p.add_((noise * scale * torch.randn(p.shape, generator=gen)).to(p.dtype))
     return out.eval()
-
-
-
-
-
-
 
 
 def _source(model) -> str:

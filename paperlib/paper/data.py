@@ -67,10 +67,6 @@ def _check_dataset(dataset: str | None) -> None:
         raise ParameterError(f"dataset must be one of {DATASETS} or None, got {dataset!r}")
 
 
-
-
-
-
 @functools.lru_cache(maxsize=16)
 def _case_set_cached(path: str, mtime_ns: int, size: int) -> CaseSet:
     return read_case_set(path)
@@ -138,10 +134,6 @@ def decode_field(text: str) -> str:
     if text.startswith('"') and text.endswith('"'):
         text = text[1:-1]
     return text.replace('""', '"')
-
-
-
-
 
 
 def load_prompts() -> pd.DataFrame:

@@ -36,7 +36,8 @@ from paperlib.measures.align import instruction_mask, sentence_token_spans
 from paperlib.paper.data import DATASETS, dataset_of, load_case_set, load_prompts, load_ratings
 from paperlib.measures.density import apply_cutoff, density, instruction_score, normalise, segment_shares
 from paperlib.core.errors import ParameterError, UnknownCaseError, check_range
-from paperlib.core.io import atomic_write_text, results_dir
+from paperlib.core.io import atomic_write_text
+from paperlib.core.paths import results_dir
 from paperlib.measures.stats import compare_groups, hedges_g, welch_test
 
 PAPER_TABLE1 = {  # Vicuna, followed vs unfollowed (p: one-sided, unfollowed < followed)

@@ -171,8 +171,6 @@ def fig2_table(att: dict, n_layers: int, group_size: int):
     return out[(out.n_heads > 0) | (out.n_neurons > 0)].reset_index(drop=True)
 
 
-
-
 # ---- Table 3 -------------------------------------------------------------------------
 
 def table3(att: dict, instruct, general, n_layers: int, group_size: int):
@@ -194,7 +192,6 @@ def paper_table3():
 
     return pd.DataFrame(PAPER_TABLE3, columns=["layers", "instruct_mean", "instruct_std",
                                                "general_mean", "general_std", "p_value"])
-
 
 
 def _depth_group(label: str, n_layers: int) -> int:

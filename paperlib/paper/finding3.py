@@ -213,8 +213,6 @@ def _welch(pt: np.ndarray, ft: np.ndarray) -> tuple[float, str]:
     return welch_test(pt, ft, "two-sided", ("pre-trained", "tuned")).p_value, ""
 
 
-
-
 def _paired_layers(per_layer, item: str) -> float:
     """Two-sided paired t-test p over layers of the per-layer shares (tuned - pre-trained);
     H0: mean difference 0. NaN with < 2 layers or constant non-zero differences."""
@@ -268,7 +266,6 @@ def paper_table5():
 
     return pd.DataFrame(PAPER_TABLE5, columns=["category", "item", "tuned_mean", "tuned_std",
                                                "pt_mean", "pt_std", "p_value"])
-
 
 
 def _direction(diff: float) -> str:

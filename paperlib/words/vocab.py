@@ -55,8 +55,6 @@ class WordIndex:
         return self.token_ids[self.offsets[i]:end].tolist()
 
 
-
-
 def words_hash(words) -> str:
     """SHA-256 of a word list (order matters), for cache keys."""
     return hashlib.sha256("\n".join(words).encode("utf-8")).hexdigest()
