@@ -85,6 +85,7 @@ notebook: venv system-deps
 browser-check: venv
 	bash tools/vendor_assets.sh browser
 	$(PY) tools/browser_check.py
+	$(PY) tools/browser_widgets.py
 
 clean:
 	rm -rf _build book/notebooks book/_static/vendor

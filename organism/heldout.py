@@ -115,7 +115,7 @@ def scenario_table(evals: dict, pairs: list[dict]) -> pd.DataFrame:
     kinds = [{"scenario": f"{k} tasks (mean of {len(g)} task{'s' * (len(g) != 1)})", "tasks": ", ".join(g["task"]),
               "n items": int(g["n items"].sum()), **{c: float(g[c].astype(float).mean()) for c in shares}}
              for k, g in tasks.groupby("kind", sort=False)]
-    target = {"scenario": "target (issue 4)", "tasks": "", "n items": "",
+    target = {"scenario": "target", "tasks": "", "n items": "",
               "base": f"{TARGETS['pt'][0]} {TARGETS['pt'][1]:.0%}",
               "tuned": f"{TARGETS['ft'][0]} {TARGETS['ft'][1]:.0%}"}
     return pd.concat([df, pd.DataFrame([avg, *kinds, target])], ignore_index=True)

@@ -7,6 +7,13 @@
 #                        pre-training, tuning, export to models/organism/{pt,ft},
 #                        held-out evaluation (resumable; hours on 2 cores)
 #   make organism-test   the organism's own tests (organism/tests)
+#   make -j2 organism-controls
+#                        the two control models of Findings 2-3 (organism/controls.py):
+#                        continued pre-training (cpt) and a second tuning seed (ft_seed1),
+#                        both from the shipped models/organism/pt; train (resumable from
+#                        data/organism/build/runs/<name>/ckpt.pt), export to
+#                        models/organism/<name>/, held-out evaluation and model card.
+#                        One thread each at nice 19 (ORGANISM_NICE); -j2 runs both at once.
 #
 # Everything runs from the repository root as python -m organism...; build
 # outputs go to the git-ignored data/organism/build/.
@@ -16,7 +23,7 @@ ORGANISM_APT := dict-gcide wordnet-base python3.11-doc perl-doc manpages manpage
 	sword-text-web libsword-utils dict-foldoc dict-jargon fortunes \
 	dict-freedict-eng-fra dict-freedict-eng-spa dict-freedict-eng-deu groff-base man-db bsdextrautils
 
-.PHONY: organism organism-apt organism-data organism-train organism-test
+.PHONY: organism organism-apt organism-data organism-train organism-test organism-controls
 
 organism-apt:
 	apt-get install -y --no-install-recommends $(ORGANISM_APT)
@@ -38,3 +45,16 @@ organism: organism-train
 
 organism-test: venv
 	$(ORGANISM_PY) -m pytest -q organism/tests
+
+ORGANISM_CONTROLS := cpt ft_seed1
+ORGANISM_NICE ?= nice -n 19
+ORGANISM_CONTROL_TARGETS := $(addprefix organism-control-,$(ORGANISM_CONTROLS))
+.PHONY: $(ORGANISM_CONTROL_TARGETS)
+
+organism-controls: $(ORGANISM_CONTROL_TARGETS)
+
+# train resumes from runs/<name>/ckpt.pt (a finished run returns at once); export refuses an unfinished run
+$(ORGANISM_CONTROL_TARGETS): organism-control-%: organism-data
+	$(ORGANISM_NICE) $(ORGANISM_PY) -m organism.controls train $* --threads 1
+	$(ORGANISM_PY) -m organism.controls export $* --threads 1
+	$(ORGANISM_NICE) $(ORGANISM_PY) -m organism.controls evaluate $* --threads 1

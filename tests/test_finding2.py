@@ -231,10 +231,11 @@ def test_different_models_change_pairs(tiny_att):
 # --- the MyST source --------------------------------------------------------------------
 
 def test_source_is_clean_myst_with_its_parameters():
-    check_source(NOTEBOOK, ["model_pt", "model_ft", "fallback_to_random", "seed", "layers", "K",
-                            "max_pairs", "group_size", "vocab_size", "similarity",
+    check_source(NOTEBOOK, ["model_pt", "model_ft", "model_cpt", "model_ft2", "fallback_to_random",
+                            "seed", "layers", "K", "max_pairs", "group_size", "vocab_size", "similarity",
                             "instruction_verbs", "general_verbs", "n_general_verbs",
-                            "example_heads", "top_pairs", "browse_per_layer", "dtype", "device"])
+                            "example_heads", "top_pairs", "browse_per_layer", "dtype", "device",
+                            "n_boot", "alpha"])
 
 
 # --- papermill runs -------------------------------------------------------------------

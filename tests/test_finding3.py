@@ -273,7 +273,10 @@ def test_offline_annotator_is_cached_and_seed_free(concepts, monkeypatch, tmp_pa
 _PAIR = ["model_pt", "model_ft", "fallback_to_random", "seed", "layers", "R", "K", "vocab_size",
          "annotator", "llm_base_url", "llm_model", "seeds", "group_size"]
 SOURCE_PARAMETERS = {
-    "table5_fig3_ffn_concepts": [*_PAIR, "example_concepts", "browse_top", "dtype", "device"],
+    "table5_fig3_ffn_concepts": ["model_pt", "model_ft", "model_cpt", "model_ft2", "fallback_to_random",
+                                 "seed", "layers", "R", "K", "vocab_size", "annotator", "llm_base_url",
+                                 "llm_model", "seeds", "group_size", "example_concepts", "browse_top",
+                                 "dtype", "device", "n_boot", "alpha"],
     "appD_appE_interpretability": [*_PAIR, "rank_cuts", "top_words", "dtype", "device"],
 }
 

@@ -105,7 +105,9 @@ def test_sensitivity_small_grid():
 def test_write_csv(tmp_path, monkeypatch, t1):
     monkeypatch.setenv("PAPERLIB_RESULTS", str(tmp_path))
     path = write_csv(t1, "table1")
-    assert path == tmp_path / "table1.csv"
+    # written to a parameter-keyed folder; results/table1.csv links to the latest run
+    assert path.parent.parent == tmp_path / "table1"
+    assert (tmp_path / "table1.csv").resolve() == path.resolve()
     assert path.read_text().splitlines()[0].startswith(",".join(T1_COLUMNS))
     with pytest.raises(ParameterError):
         write_csv(t1, "../x")

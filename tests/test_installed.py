@@ -155,7 +155,8 @@ def test_installed_wheel_reproduces_tables_and_runs_explainers(tmp_path, monkeyp
         assert row == pytest.approx(ref_row)
 
     # the three explainers on the tiny saved pair: run, and agree with the checkout
-    assert got["explainers"] == ["attention_pairs", "attribution", "ffn_concepts"]
+    assert got["explainers"] == ["attention_pairs", "attribution", "ffn_concepts",
+                                 "integrated_gradients", "leave_one_out"]
     attr = got["attribution"]
     assert len(attr["response_tokens"]) == 4 and len(attr["S"]) == len(attr["prompt_tokens"])
     for key in ("prompt_tokens", "response_tokens", "S"):

@@ -1,6 +1,7 @@
 """The library's layering, checked over the import graph (every import, including
 those inside functions): ``core`` <- toolbox (``models``, ``explainers``,
-``measures``, ``words``, ``annotate``) <- ``paper`` <- ``book``. A module may import
+``measures``, ``words``, ``annotate``) <- ``paper`` <- ``book`` | ``cli`` (the command
+line: a peer of ``book``, neither imports the other). A module may import
 its own layer and the layers below it, never one above; nothing in ``paperlib``
 imports the organism pipeline; the flat API exposes no ``book`` name."""
 from __future__ import annotations
@@ -14,7 +15,10 @@ import paperlib
 
 PKG = Path(paperlib.__file__).resolve().parent
 TOOLBOX = ("models", "explainers", "measures", "words", "annotate")
-RANK = {"core": 0, **{name: 1 for name in TOOLBOX}, "paper": 2, "book": 3}
+RANK = {"core": 0, **{name: 1 for name in TOOLBOX}, "paper": 2, "book": 3, "cli": 3}
+# same rank, kept apart: the command line (cli) and the chapters' helpers (book) never
+# import each other, so nothing in paperlib imports cli
+APART = {"book", "cli"}
 
 
 def layer_of(module: str) -> str | None:
@@ -57,7 +61,7 @@ def violations(root: Path = PKG) -> list[str]:
             target = layer_of(mod)
             if own not in RANK or target not in RANK:
                 continue
-            if RANK[target] > RANK[own]:
+            if RANK[target] > RANK[own] or (own != target and {own, target} == APART):
                 bad.append(f"{rel}:{line} ({own}) imports {mod} ({target})")
     return bad
 
@@ -89,4 +93,13 @@ def test_flat_api_exposes_toolbox_and_paper_only(name):
         return
     target = paperlib._EXPORTS[name]
     module = target[0] if isinstance(target, tuple) else target
-    assert module.split(".")[0] in RANK and module.split(".")[0] != "book", (name, module)
+    assert module.split(".")[0] in RANK and module.split(".")[0] not in APART, (name, module)
+
+
+def test_the_rule_keeps_cli_and_book_apart(tmp_path):
+    """A chapter helper importing the command line is reported (and the reverse)."""
+    for layer, other in (("book", "cli"), ("cli", "book")):
+        (tmp_path / layer).mkdir()
+        (tmp_path / layer / "x.py").write_text(f"from paperlib.{other} import explain\n")
+    found = violations(tmp_path)
+    assert len(found) == 4, found

@@ -10,13 +10,14 @@ run reuses the book's executed copy when it is current (tests/nbrun.py).
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from paperlib.book import live, live_explainers
+from paperlib.book import live, live_explainers, live_report
 from paperlib.core.errors import ModelLoadError, ParameterError
 from paperlib.explainers.ffn_concepts import FFNConcepts
 from paperlib.models.tiny import tiny_model, tiny_tokenizer
@@ -35,7 +36,8 @@ _env = env
 
 def test_describe_request_names_alias_folders_or_sources():
     text = live.describe_request("organism")
-    assert "alias 'organism'" in text and str(Path("models") / "organism" / "ft") in text
+    # folders under the models folder are named relative to it, never by absolute path
+    assert text == "alias 'organism' (pre-trained organism pt, tuned organism ft)"
     assert live.describe_request("/a/pt", "/b/ft") == "pre-trained '/a/pt', tuned '/b/ft'"
 
 
@@ -126,12 +128,14 @@ def saved_pair(tmp_path_factory):
 def test_load_pair_or_fallback_loads_a_real_pair(saved_pair):
     pt, ft = saved_pair
     pair = live.load_pair_or_fallback(str(pt), str(ft), False)
-    assert not pair.fallback and str(pt) in pair.label and str(ft) in pair.note
+    short = lambda p: f"{p.parent.name}/{p.name}"  # pages show a folder's last two parts
+    assert not pair.fallback and short(pt) in pair.label and short(ft) in pair.note
+    assert str(pt) not in pair.label + pair.note  # never the absolute path
     assert "random" not in pair.caption("X")
     summary = live.pair_summary(pair)
     assert list(summary.columns) == ["pre-trained", "tuned"]
     assert summary.loc["layers", "tuned"] == 2 and summary.loc["D", "pre-trained"] == 32
-    assert summary.loc["source", "tuned"] == str(ft)
+    assert summary.loc["source", "tuned"] == short(ft)
 
 
 def test_instruction_scores_leave_custom_prompts_out(tmp_path):
@@ -256,12 +260,17 @@ def _execute(out_dir: Path, cache: Path, **parameters) -> dict:
 
 
 def _text(nb: dict, tag: str | None = None) -> str:
-    return output_text(nb, tag)
+    return output_text(nb, tag, mimes=("text/markdown", "text/plain", "text/html"))
 
 
 def _captions(nb: dict) -> list[str]:
-    return [line for line in _text(nb).splitlines() if line.startswith("**Table")
-            or line.startswith("**Figure")]
+    """The numbered captions (Table L1., Figure L1., ...) of the chapter's outputs."""
+    return re.findall(r"<strong>((?:Table|Figure) L\d+[a-z]?\.</strong>.*?)(?:</p>|</figcaption>)",
+                      _text(nb), flags=re.DOTALL)
+
+
+def _svgs(nb: dict) -> int:
+    return _text(nb).count("data:image/svg+xml;base64,")
 
 
 @pytest.mark.notebook
@@ -275,8 +284,7 @@ def test_notebook_defaults_fall_back_to_a_labelled_random_pair(tmp_path, cache_d
     assert "Falling back to a random stand-in pair" in note and live.RUN_HINT in note
     captions = _captions(nb)
     assert len(captions) >= 7 and all("random weights" in c for c in captions)
-    assert sum("image/png" in o.get("data", {}) for c in nb["cells"]
-               for o in c.get("outputs", [])) == 4 + 1          # 4 salient pairs + variance
+    assert _svgs(nb) == 4 + 1                                    # 4 salient pairs + variance
     live_sets = list((tmp_path / "results" / "live").glob("*/cases_*.npz"))
     assert sorted(p.name for p in live_sets) == ["cases_ft.npz", "cases_pt.npz"]
     scores = _text(nb, "scores")
@@ -294,10 +302,13 @@ def test_notebook_runs_on_a_pair_given_by_parameter(tmp_path, cache_dir, saved_p
                   prompts=["you write a long word", "user_oriented_task_74"],
                   fallback_to_random=False, max_new_tokens=8, layers=[-1])
     note = _text(nb, "pair-note")
-    assert "Model pair loaded" in note and str(pt) in note and str(ft) in note
+    name = live_report.pair_name(str(pt), str(ft))
+    assert "Model pair loaded" in note and name in note
     text = _text(nb)
     assert "Falling back" not in text and "random weights" not in text
-    assert all(str(pt) in c for c in _captions(nb))
+    assert str(pt) not in text and str(tmp_path) not in text     # no file-system path
+    captions = _captions(nb)
+    assert len(captions) >= 7 and all(name in c for c in captions)
     assert "custom_0" in _text(nb, "responses") and "custom_0" in _text(nb, "scores")
     setup = _text(nb, "attention-setup")
     assert "layers [2] (1-based) of 2" in setup and "K=100 capped to" in setup

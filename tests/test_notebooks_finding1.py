@@ -58,8 +58,8 @@ def _rows(path: Path) -> list[list[str]]:
 def _tagged_text(nb: dict, tag: str) -> str:
     cells = [c for c in nb["cells"] if tag in c.get("metadata", {}).get("tags", [])]
     assert len(cells) == 1, f"expected one cell tagged {tag!r}"
-    return "".join("".join(o.get("data", {}).get("text/plain", []))
-                   for o in cells[0]["outputs"])
+    return "".join("".join(o.get("data", {}).get(mime, []))
+                   for o in cells[0]["outputs"] for mime in ("text/plain", "text/html"))
 
 
 # --- MyST sources -------------------------------------------------------------------
@@ -124,15 +124,15 @@ def test_fig1_non_default_density_b_changes_the_scores(runs):
 @pytest.mark.notebook
 def test_fig1_static_figures_and_embedded_widget_state(runs):
     nb = runs["fig1_salient_maps", "default"][0]
-    pngs = sum(1 for c in nb["cells"] for o in c.get("outputs", [])
-               if "image/png" in o.get("data", {}))
-    assert pngs >= 3 + 6                                 # Figs 1, 4, 5 + the gallery
+    svgs = sum("".join(o.get("data", {}).get("text/html", [])).count("data:image/svg+xml;base64,")
+               for c in nb["cells"] for o in c.get("outputs", []))
+    assert svgs >= 3 + 6                                 # Figs 1, 4, 5 + the App C gallery
     state = nb["metadata"]["widgets"][WIDGET_STATE]["state"]
     stacks = {k: v for k, v in state.items() if v["model_name"] == "StackModel"}
     links = [v["state"] for v in state.values() if v["model_name"] == "LinkModel"]
     dropdowns = {k for k, v in state.items() if v["model_name"] == "DropdownModel"}
     sizes = sorted(len(v["state"]["children"]) for v in stacks.values())
-    assert sizes == [3, 9]                               # threshold picker, case picker
+    assert sizes == [3, 8]                               # threshold picker, case picker (8 distinct cases)
     for link in links:
         assert link["source"][1] == "index" and link["target"][1] == "selected_index"
         assert link["source"][0].removeprefix("IPY_MODEL_") in dropdowns

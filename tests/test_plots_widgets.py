@@ -114,64 +114,79 @@ def test_salient_pair_rejects_different_prompts_and_bad_mask(pair):
         plots.salient_pair(*pair, highlight=np.array([1, 0, 1]))
 
 
-def _table_frame():
-    rows = []
-    for i, ds in enumerate(("mt-bench", "self-instruct", "lima")):
-        rows.append(dict(dataset=ds, followed_mean=1.0 + i, followed_std=0.5,
-                         unfollowed_mean=0.5 + i, unfollowed_std=0.4, p_value=1e-3,
-                         paper_followed_mean=1.1 + i, paper_unfollowed_mean=0.6 + i,
-                         paper_p_value=2e-3, ci_low=0.1, ci_high=0.9, effect_size=0.7,
-                         n_followed=10, n_unfollowed=5))
-    return pd.DataFrame(rows)
+def _scores_frame():
+    rng = np.random.default_rng(0)
+    return pd.concat([pd.DataFrame({"dataset": ds, "group": g, "score": rng.normal(m, 0.3, 20)})
+                      for ds in ("mt-bench", "self-instruct", "lima")
+                      for g, m in (("followed", 1.5), ("unfollowed", 1.0))], ignore_index=True)
 
 
-def test_table_figure_bars_in_paper_order():
-    fig = plots.table_figure(_table_frame())
+def test_table_figure_points_cis_and_paper_marks_in_paper_order():
+    scores = _scores_frame()
+    paper = {ds: {"followed": 1.4, "unfollowed": 0.9} for ds in ("self-instruct", "lima", "mt-bench")}
+    fig = plots.table_figure(scores, paper)
+    assert [ax.get_title() for ax in fig.axes] == ["self-instruct", "lima", "mt-bench"]
     ax = fig.axes[0]
-    assert len(fig.axes) == 1
-    assert len(ax.patches) == 3 * 4                                  # 3 datasets x 2 groups x 2
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["self-instruct", "lima", "mt-bench"]
-    heights = sorted(p.get_height() for p in ax.patches)
-    assert heights[0] == pytest.approx(0.5) and heights[-1] == pytest.approx(3.1)
-    with pytest.raises(ParameterError, match="followed_std"):
-        plots.table_figure(_table_frame().drop(columns="followed_std"))
-
-
-def test_comparison_table_deltas():
-    html = plots.comparison_table(_table_frame()).to_html()
-    assert "-0.1000" in html and "1.0000 ± 0.50" in html
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["followed", "unfollowed"]
+    # our means (the point plot) sit at the sample means, the paper's diamonds at its values
+    means = scores[scores.dataset == "self-instruct"].groupby("group").score.mean()
+    points = [ln for ln in ax.lines if len(ln.get_ydata()) == 2 and ln.get_marker() == "o"]
+    np.testing.assert_allclose(points[0].get_ydata(), means[["followed", "unfollowed"]])
+    diamonds = [c for c in ax.collections if c.get_offsets().shape == (2, 2)][-1]
+    np.testing.assert_allclose(diamonds.get_offsets()[:, 1], [1.4, 0.9])
+    assert fig.legends and all(a.get_legend() is None for a in fig.axes)   # legend off the data
+    with pytest.raises(ParameterError, match="score"):
+        plots.table_figure(scores.drop(columns="score"))
+    with pytest.raises(ParameterError, match="groups"):
+        plots.table_figure(scores, groups=("followed",))
 
 
 def _sens_frame():
     rows = [dict(table=t, dataset=ds, b=b, p=p, separation=b * 0.1 - (p if p < 9 else 9) * 0.01,
-                 effect_size=0.5)
+                 effect_size=0.5 - b * 0.01, p_value=10.0 ** -(b + 1))
             for t in ("table1", "table2") for ds in ("self-instruct", "lima", "mt-bench")
             for b in range(10) for p in (1, 2, 4, 8, math.inf)]
     return pd.DataFrame(rows)
 
 
-def test_sensitivity_figure_lines_per_norm():
-    fig = plots.sensitivity_figure(_sens_frame(), table="table1")
-    assert len(fig.axes) == 3
-    for ax in fig.axes:
-        curves = [ln for ln in ax.lines if len(ln.get_xdata()) == 10]
-        assert len(curves) == 5
-    labels = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
-    assert labels == ["p=1", "p=2", "p=4", "p=8", "p=∞"]
+def test_sensitivity_heatmap_cells_and_paper_setting():
+    fig = plots.sensitivity_heatmap(_sens_frame(), "effect_size", table="table1")
+    maps = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in maps] == ["self-instruct", "lima", "mt-bench"]
+    ax = maps[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2", "4", "8", "∞"]
+    texts = [t.get_text() for t in ax.texts]
+    assert len(texts) == 50 and texts[0] == "0.50" and texts[9] == "0.41"   # row p=1, b=0..9
+    outline = [p for p in ax.patches if not p.get_fill()]
+    assert [(p.get_x(), p.get_y()) for p in outline] == [(7, 2)]            # b = 7, p = 4
     with pytest.raises(ParameterError, match="table3"):
-        plots.sensitivity_figure(_sens_frame(), table="table3")
+        plots.sensitivity_heatmap(_sens_frame(), table="table3")
 
 
-def test_fig6_figure_one_panel_per_dataset():
-    df = pd.DataFrame([dict(dataset=ds, model=m, segment=s, share=0.25 + (s in (1, 4)) * 0.05)
-                       for ds in ("self-instruct", "lima", "mt-bench")
-                       for m in ("llama", "vicuna") for s in (1, 2, 3, 4)])
-    fig = plots.fig6_figure(df)
-    assert len(fig.axes) == 3
-    assert all(len(ax.lines) == 2 for ax in fig.axes)
-    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [0.3, 0.25, 0.25, 0.3])
+def test_pvalue_heatmap_writes_the_p_values():
+    fig = plots.pvalue_heatmap(_sens_frame(), table="table2")
+    ax = [a for a in fig.axes if a.get_title() == "lima"][0]
+    assert [t.get_text() for t in ax.texts][:3] == ["0.10", "0.01", "1e-3"]
+
+
+def test_fig6_figure_cis_from_sentences_and_uniform_line():
+    rng = np.random.default_rng(1)
+    rows = [dict(dataset=ds, model=m, sentence=i, segment=s,
+                 share=0.25 + (0.05 if s in (1, 4) else -0.05) + rng.normal(0, 0.01))
+            for ds in ("self-instruct", "lima", "mt-bench") for m in ("llama", "vicuna")
+            for i in range(30) for s in (1, 2, 3, 4)]
+    fig = plots.fig6_figure(pd.DataFrame(rows))
+    assert [ax.get_title() for ax in fig.axes] == ["self-instruct", "lima", "mt-bench"]
+    ax = fig.axes[0]
+    means = [ln for ln in ax.lines if len(ln.get_xdata()) == 4 and ln.get_linestyle() == "-"]
+    caps = [ln for ln in ax.lines if ln.get_marker() == "_"]
+    assert len(means) == 2 and len(caps) == 4                               # 2 CI caps per model
+    np.testing.assert_allclose(means[0].get_ydata(), [0.3, 0.2, 0.2, 0.3], atol=0.01)
+    assert any(list(ln.get_ydata()) == [0.25, 0.25] for ln in ax.lines)     # uniform 1/K
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["LLaMA", "Vicuna", "uniform 1/4"]
     with pytest.raises(ParameterError, match="share"):
-        plots.fig6_figure(df.drop(columns="share"))
+        plots.fig6_figure(pd.DataFrame(rows).drop(columns="share"))
 
 
 def _tiny_render(label):

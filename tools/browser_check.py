@@ -18,7 +18,13 @@
    * every ``<img>`` loaded (``naturalWidth > 0``);
    * MathJax typeset the methods page (``mjx-container``, no ``mjx-merror``);
    * no request went anywhere but ``127.0.0.1`` (data:/blob: URLs aside),
-     no request failed or got HTTP >= 400, and no uncaught page error.
+     no request failed or got HTTP >= 400, and no uncaught page error;
+   * what a reader would trip on (``tools/browser_layout.py``), at a 1400 px
+     wide window: no output, table, figure or image wider than the content
+     column (``scrollWidth`` vs ``clientWidth``), every raster image shown at
+     >= 90% of its natural width (SVG exempt), and in the text no repr
+     (``PosixPath(``...), no absolute file-system path (the checkout's location
+     above all), no ``Traceback``, no issue number.
 
 Exit status 0 when all hold, else 1 with the reasons; details go to
 ``_build/browser-check/report.json``.
@@ -43,6 +49,10 @@ from urllib.parse import urlsplit
 from paperlib.core.io import atomic_write_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "tools"))
+import browser_layout  # noqa: E402  (sibling module in tools/)
+
+VIEWPORT = {"width": 1400, "height": 900}
 NODE_MODULES = REPO_ROOT / "tools" / "vendor" / "node_modules"
 # Playwright adds --headless and takes the profile folder as userDataDir itself.
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -109,7 +119,7 @@ async function tryDropdowns(page) {
 (async () => {
   const ctx = await chromium.launchPersistentContext(cfg.userDataDir, {
     executablePath: cfg.chromium, headless: true, args: cfg.flags,
-    viewport: {width: 1280, height: 900}});
+    viewport: cfg.viewport});
   const net = {requests: [], failures: []};
   ctx.on('request', (r) => net.requests.push(r.url()));
   ctx.on('requestfailed', (r) => net.failures.push(`${r.url()} ${(r.failure() || {}).errorText}`));
@@ -130,13 +140,15 @@ async function tryDropdowns(page) {
     await page.waitForLoadState('networkidle', {timeout: cfg.timeoutMs}).catch(() => {});
     t.rendered = Date.now();
     const state = await page.evaluate(pageState);
+    const layout = await page.evaluate(`(${cfg.layoutJs})()`);
     const dropdowns = await tryDropdowns(page);
     t.dropdowns = Date.now();
     await page.screenshot({path: spec.screenshot, fullPage: true});
     t.screenshot = Date.now();
     const ms = {load: t.load - t.start, render: t.rendered - t.load,
                 dropdowns: t.dropdowns - t.rendered, screenshot: t.screenshot - t.dropdowns};
-    pages.push({path: spec.path, widgets: spec.widgets, math: spec.math, state, dropdowns, errors, ms});
+    pages.push({path: spec.path, widgets: spec.widgets, math: spec.math, state, layout, dropdowns,
+                errors, ms});
     await page.close();
   }
   await ctx.close();
@@ -181,9 +193,10 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(directory: Path) -> Iterator[str]:
-    """Serve ``directory`` on 127.0.0.1 at a free port; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
+def serve(directory: Path, handler_class: type = _QuietHandler) -> Iterator[str]:
+    """Serve ``directory`` on 127.0.0.1 at a free port with ``handler_class``
+    (a ``SimpleHTTPRequestHandler``); yields the base URL."""
+    handler = functools.partial(handler_class, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -291,12 +304,17 @@ def main(argv: list[str] | None = None) -> int:
         pages = check_pages(args.html_dir, args.page, args.math_page, args.out)
         with serve(args.html_dir) as base:
             config = {"base": base, "chromium": chromium, "flags": CHROMIUM_FLAGS,
-                      "pages": pages, "timeoutMs": int(args.timeout * 1000)}
+                      "pages": pages, "timeoutMs": int(args.timeout * 1000),
+                      "viewport": VIEWPORT, "layoutJs": browser_layout.LAYOUT_JS}
             result = run_chromium(config, timeout_s=args.timeout * (len(pages) + 2))
     except BrowserCheckError as exc:
         print(f"browser_check: ERROR: {exc}", file=sys.stderr)
         return 1
+    forbidden = sorted({str(REPO_ROOT), str(REPO_ROOT.resolve())})
     problems = [p for page in result["pages"] for p in page_problems(page)]
+    layout = {page["path"]: browser_layout.layout_problems(page["path"], page["layout"], forbidden)
+              for page in result["pages"]}
+    problems += [p for found in layout.values() for p in found]
     problems += network_problems(result["net"], base)
     atomic_write_text(args.out / "report.json", json.dumps(result, indent=2) + "\n")
     for page in result["pages"]:
@@ -305,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         tested = sum(1 for d in page["dropdowns"] if d["tested"])
         print(f"browser_check: {page['path']}: widgets {s['rendered']}/{s['placeholders']} rendered, "
               f"dropdowns {live}/{tested} live ({s['linkedDropdowns']} jslink-ed), images {len(s['images'])} loaded "
-              f"{sum(1 for i in s['images'] if i['naturalWidth'] > 0)}, formulas {s['mathjax']}")
+              f"{sum(1 for i in s['images'] if i['naturalWidth'] > 0)}, formulas {s['mathjax']}, "
+              f"layout/text problems {len(layout[page['path']])}")
     print(f"browser_check: {len(result['net']['requests'])} requests, all to 127.0.0.1"
           if not network_problems(result["net"], base) else "browser_check: network problems")
     for page in result["pages"]:

@@ -17,8 +17,16 @@ Steps (``make book`` runs them after ``make venv`` and ``tools/vendor_assets.sh`
    executed copy whose source, library code (``paperlib/**/*.py`` and
    ``organism/**/*.py``, tests aside) and input environment variables
    (``INPUT_ENV``) are unchanged (hashes in its metadata).
-4. ``jupyter-book build`` with execution off, ``--all -W -n --keep-going``.
-5. ``tools/check_offline.py`` on ``_build/html``.
+4. The landing page's results table: after every chapter ran, the claim
+   records they wrote (``paperlib.book.claims``; read from the snapshots
+   ``_build/results/<name>/claims/``) are rendered by
+   ``paperlib.book.landing`` into ``book/_generated/results_at_a_glance.md``,
+   which ``book/intro.md`` includes (so the landing page always shows the
+   verdicts of this build). Every code cell of the executed copies gets the
+   ``hide-input`` tag (collapsed, with a toggle) unless it is tagged
+   ``remove-*`` or ``hide-*`` already.
+5. ``jupyter-book build`` with execution off, ``--all -W -n --keep-going``.
+6. ``tools/check_offline.py`` on ``_build/html``.
 
 Timings go to stdout and ``_build/book_build_report.json``. Exit status 1 on any
 failure, after trying every notebook.
@@ -43,6 +51,7 @@ REPO_ROOT = TOOLS_DIR.parent
 sys.path.insert(0, str(TOOLS_DIR))
 
 import check_offline  # noqa: E402  (sibling module in tools/)
+from book_pages import GENERATED_LANDING, collapse_code, write_landing  # noqa: E402,F401
 from paperlib.book import params  # noqa: E402
 from paperlib.core.io import atomic_write_text  # noqa: E402
 
@@ -128,10 +137,15 @@ def sha256_files(root: Path, paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
+CODE_SUFFIXES = (".py", ".js", ".css")
+
+
 def library_code(root: Path) -> list[Path]:
-    """Every ``*.py`` under the ``CODE_DIRS`` of ``root`` that exist, recursively,
-    except in ``tests`` folders (a chapter's output does not depend on them)."""
-    return sorted(p for d in CODE_DIRS if (root / d).is_dir() for p in (root / d).rglob("*.py")
+    """Every ``*.py`` (and widget front-end ``*.js`` / ``*.css``) under the
+    ``CODE_DIRS`` of ``root`` that exist, recursively, except in ``tests`` folders
+    (a chapter's output does not depend on them)."""
+    return sorted(p for d in CODE_DIRS if (root / d).is_dir() for ext in CODE_SUFFIXES
+                  for p in (root / d).rglob(f"*{ext}")
                   if "tests" not in p.relative_to(root / d).parts)
 
 
@@ -354,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
         failed = [r["notebook"] for r in rows if r["status"] == "FAILED"]
         if failed:
             raise BookBuildError(f"notebooks failed: {', '.join(failed)} (partial outputs in {build / 'failed'})")
+        for job in jobs:
+            if job.target.is_file():
+                collapse_code(job.target)
+        print(f"landing page: {write_landing(root, jobs, build).relative_to(root)}", flush=True)
         t1 = time.perf_counter()
         jupyter_book_html(root, toc, config)
         t2 = time.perf_counter()

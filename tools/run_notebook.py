@@ -8,7 +8,11 @@ kernel) and writes ``results/notebooks/<name>.ipynb`` (``$PAPERLIB_RESULTS/
 notebooks/`` when set; ``-o`` chooses another path). Options as papermill's:
 ``-p NAME VALUE`` (typed: True/False/None, int, float, else text),
 ``-r NAME VALUE`` (raw text), ``-y YAML`` (a mapping, e.g. lists);
-``--help-notebook`` lists the parameters with their defaults.
+``--help-notebook`` lists the parameters with their defaults and comments.
+Papermill reads the parameters cell with Python's parser here
+(:func:`paperlib.book.params.use_ast_parser`), so a comment holding ``=`` hides
+no parameter. A run that fell back to random weights (``-p fallback_to_random
+True`` and no loadable pair) is reported on stderr after it ends.
 """
 from __future__ import annotations
 
@@ -86,22 +90,46 @@ def output_path(source: Path, output: Path | None) -> Path:
     return build_book.results_folder(REPO_ROOT) / "notebooks" / f"{source.stem}.ipynb"
 
 
+def _shown(source: Path) -> str:
+    """The source path relative to the repository (as given when outside it)."""
+    try:
+        return str(source.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(source)
+
+
+def warn_if_random(executed: Path) -> bool:
+    """Print a warning to stderr when the executed notebook ran on the random
+    stand-in pair (its outputs hold the fallback's log line); True if so."""
+    from paperlib.book.standin import RANDOM_LOG
+
+    text = executed.read_text(encoding="utf-8") if executed.is_file() else ""
+    if RANDOM_LOG not in text:
+        return False
+    print(f"make notebook: WARNING: {executed.name} ran on a RANDOM stand-in pair "
+          "(fallback_to_random=True, the requested pair could not be loaded): its numbers, "
+          "words and figures mean nothing linguistically", file=sys.stderr)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         source = source_path(args.notebook)
         if args.help_notebook:
-            declared = params.declared_parameters(build_book.read_source(source))
-            print(f"Parameters of {source.relative_to(REPO_ROOT)}:")
-            print("\n".join(f"  {name} = {default}" for name, default in declared.items()))
+            lines = params.help_lines(build_book.read_source(source))
+            print(f"Parameters of {_shown(source)}:")
+            print("\n".join(f"  {line}" for line in lines))
             return 0
         parameters = gather(args)
         build_book.checked_source(source, parameters)
         target = output_path(source, args.output)
         build_book.use_venv_kernelspecs()
-        print(f"running {source.relative_to(REPO_ROOT)} -> {target}", flush=True)
+        params.use_ast_parser()
+        print(f"running {_shown(source)} -> {target}", flush=True)
         build_book.execute_source(source, target, REPO_ROOT, parameters,
                                   args.cell_timeout or None, target.parent / "failed")
+        warn_if_random(target)
     except BookBuildError as exc:
         print(f"make notebook: ERROR: {exc}", file=sys.stderr)
         return 2

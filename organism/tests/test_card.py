@@ -66,7 +66,7 @@ def test_scenario_and_task_tables_hand_values():
     scen = organism_card.scenario_table(evals, pairs)
     assert scen["scenario"].tolist() == ["math", "writing", "average over scenarios",
                                          "skill tasks (mean of 2 tasks)", "recall tasks (mean of 1 task)",
-                                         "target (issue 4)"]
+                                         "target"]
     assert tasks["kind"].tolist() == ["skill", "skill", "recall"]
     assert scen["tuned"][3] == pytest.approx(0.5) and scen["base"][4] == pytest.approx(0.2)
     assert scen["n items"].tolist()[:3] == [6, 5, 11] and scen["tasks"][0] == "arithmetic, word_problem"
@@ -186,11 +186,19 @@ def _execute(tmp_path: Path, **parameters) -> dict:
 
 
 def _text(nb: dict, tag: str) -> str:
-    return output_text(nb, tag, streams=False)
+    """Plain text and HTML of the outputs of the cell tagged ``tag`` (tables are HTML)."""
+    html = [o.get("data", {}).get("text/html", "") for c in nb["cells"]
+            if tag in c.get("metadata", {}).get("tags", []) for o in c.get("outputs", [])]
+    html = ["".join(h) if isinstance(h, list) else h for h in html]
+    return "\n".join([output_text(nb, tag, streams=False), *html])
 
 
 def _n_images(nb: dict) -> int:
-    return sum("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
+    """Figures shown: PNG / SVG outputs, or the book's numbered HTML figures."""
+    def is_image(data: dict) -> bool:
+        html = "".join(data.get("text/html", ""))
+        return "image/png" in data or "image/svg+xml" in data or "<svg" in html or "<img" in html
+    return sum(is_image(o.get("data", {})) for c in nb["cells"] for o in c.get("outputs", []))
 
 
 @pytest.mark.notebook
@@ -200,7 +208,7 @@ def test_notebook_on_a_tiny_export_shows_the_scenario_table(tiny, tmp_path):
     assert "Organism pair found" in _text(nb, "status")
     stored = organism_card.load_eval(tiny.models)
     table = _text(nb, "scenario-table")
-    assert "Table 3" in table and "average over scenarios" in table and "target (issue 4)" in table
+    assert "Table O3" in table and "average over scenarios" in table and "target" in table
     assert all(s in table for s in ("math", "writing")) and "Answers correct, average over scenarios: tuned" in table
     assert "Answers in the requested form" in table
     assert f"{stored['ft']['mean']:.1%}" in table
@@ -216,4 +224,4 @@ def test_notebook_with_a_missing_pair_says_so(tmp_path):
     status = _text(nb, "status")
     assert "The organism pair is missing" in status and "make organism" in status
     assert organism_card.SKIPPED in _text(nb, "scenario-table") and _n_images(nb) == 0
-    assert "Table 2" in _text(nb, "data")  # the corpus manifest is committed: still shown
+    assert "Table O2" in _text(nb, "data")  # the corpus manifest is committed: still shown

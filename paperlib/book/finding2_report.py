@@ -151,3 +151,149 @@ def conclusion(fig2, t3, n_layers: int, pair: LivePair) -> str:
         text += ("\n\n⚠️ *These numbers come from the random stand-in pair: they test the "
                  "pipeline, not the paper's claim.*")
     return text
+
+
+# ---- three contrasts (paperlib.paper.contrasts) ----------------------------------------
+
+MEASURE_LABELS = {"changed": "pair set changed (paper's measure)",
+                  "rbo_change": "1 − rank-biased overlap (p = 0.9)"}
+
+
+def contrast_style() -> None:
+    """seaborn theme of the contrast figures (the book's fonts, SVG text as paths)."""
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper", rc={
+        "axes.titlesize": 9, "axes.labelsize": 8, "xtick.labelsize": 7.5, "ytick.labelsize": 7.5,
+        "legend.fontsize": 8, "svg.fonttype": "path", "svg.hashsalt": "paperlib",
+        "figure.dpi": 150, "savefig.dpi": 150})
+
+
+def fig2_contrast_figure(fig2c, pair: LivePair, measures=("changed", "rbo_change")):
+    """Fig 2 with controls: one panel per measure, one line per contrast (base → tuned,
+    base → continued pre-training, tuned → tuned seed 2) over the layer groups, with
+    the paper's 35% mark; the legend sits under the panels, outside the data."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from paperlib.paper.contrasts import CONTRASTS
+
+    labels = {c.key: c.label for c in CONTRASTS}
+    data = fig2c.assign(contrast=fig2c["contrast"].map(labels))
+    long = data.melt(id_vars=["contrast", "layers"], value_vars=list(measures),
+                     var_name="measure", value_name="value")
+    long["value"] = 100 * long["value"]
+    contrast_style()
+    fig, axes = plt.subplots(1, len(measures), figsize=(7.2, 3.0), sharey=True, squeeze=False,
+                             layout="constrained")
+    order = [labels[c.key] for c in CONTRASTS if labels[c.key] in set(data["contrast"])]
+    for ax, m in zip(axes[0], measures):
+        sns.lineplot(long[long.measure == m], x="layers", y="value", hue="contrast", hue_order=order,
+                     style="contrast", style_order=order, markers=True, dashes=False, sort=False, ax=ax)
+        ax.axhline(100 * PAPER_CHANGED_LAST, color="grey", lw=0.8, ls=":", label="paper: > 35% (last layers)")
+        ax.set(title=MEASURE_LABELS.get(m, m), xlabel="layers", ylabel="change (%)", ylim=(0, 105))
+        ax.get_legend().remove()
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=2, frameon=False)
+    fig.suptitle(pair.title("Fig 2 with controls · change of the heads' word pairs"), fontsize=9)
+    return fig
+
+
+def fmt_p(p) -> str:
+    """A p-value for a table cell ("–" when undefined)."""
+    return "–" if p != p else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def tests_table(tests, alpha: float = 0.05):
+    """:func:`paperlib.paper.contrasts.fig2_tests` as shown: means in %, p-values
+    formatted, and per group whether base → tuned exceeds both controls."""
+    out = tests.copy()
+    pcols = [c for c in out if c.startswith("p vs ")]
+    for c in out.columns:
+        if c.startswith("margin vs "):
+            out[c] = (100 * out[c]).round(1)
+        elif c not in ("layers", *pcols):
+            out[c] = (100 * out[c]).round(1)
+    if pcols:
+        out["exceeds both controls"] = [
+            "yes" if all(r[c] == r[c] and r[c] < alpha for c in pcols) else "no"
+            for _, r in out.iterrows()]
+    for c in pcols:
+        out[c] = out[c].map(fmt_p)
+    return out
+
+
+def table3_contrast_view(t3c):
+    """:func:`paperlib.paper.contrasts.table3_contrasts` with rounded Δ and formatted p."""
+    out = t3c.copy()
+    for c in out.columns:
+        if c.endswith(": p") or c.startswith("p vs "):
+            out[c] = out[c].map(fmt_p)
+        elif c != "layers":
+            out[c] = out[c].round(1)
+    return out
+
+
+def verdict_text(verdict, parts, measure: str, saturated: bool, controls_given: bool) -> str:
+    """The closing paragraph of the controls section: the measure used and why, the
+    verdict of Finding 2, and each part's sentence."""
+    why = (f"The verdict rests on **{MEASURE_LABELS.get(measure, measure)}**: the first measure "
+           "of (pair-set change, 1 − rank-biased overlap) that is not saturated for base → tuned "
+           "(saturated: every layer group within 5 points of 100%, where no rise can show)")
+    why += (" — both are saturated here, so the Fig 2 parts cannot be judged." if saturated else ".")
+    ctl = (" A part supports the paper's direction only where base → tuned moves that way and "
+           "exceeds both controls." if controls_given else " No control was given, so no part "
+           "can be called specific to instruction tuning; a part supports the paper's direction "
+           "where base → tuned moves that way.")
+    items = "\n".join(f"* {v.label}: {v.sentence}" for v in parts)
+    return f"{why}{ctl}\n\n**Finding 2 on this pair: {verdict.label}.**\n\n{items}"
+
+
+def claim_summary(fig2c, t3c, measure: str) -> tuple[str, str]:
+    """(paper, ours) short strings for the landing page's claim record."""
+    from paperlib.paper.contrasts import CONTRASTS
+
+    last = fig2c["layers"].iloc[-1]
+    ours = "; ".join(f"{c.label}: {100 * fig2c[(fig2c.contrast == c.key) & (fig2c.layers == last)][measure].iloc[0]:.0f}%"
+                     for c in CONTRASTS if c.key in set(fig2c["contrast"]))
+    paper = "pairs changed rise with depth, > 35% in the last layers; instruction verbs gain pairs in layers 1-16"
+    return paper, f"{measure} in layers {last}: {ours}"
+
+
+def control_attention(ex, controls: dict, layers, *, K: int, max_pairs: int, vocab_size,
+                      similarity) -> dict:
+    """{role: {layer: AttentionPairs}} of the pair (``ex``: a PairExplainers, whose
+    similarity tables are reused) and of the control models {role: (model, tokenizer)}."""
+    from paperlib.book.live_explainers import similarity_backend
+    from paperlib.paper.finding2 import attention_of_models
+
+    att = ex.attention(layers, K=K, max_pairs=max_pairs)
+    if controls:
+        tables = {ex.indices[n].words: ex.tables[n] for n in NAMES}
+        att.update(attention_of_models(controls, layers, K=K, max_pairs=max_pairs,
+                                       vocab_size=vocab_size, similarity=similarity_backend(similarity),
+                                       tables=tables))
+    return att
+
+
+def record(verdict, fig2c, t3c, measure: str, pair: LivePair, controls_note: str) -> None:
+    """Write the ``finding2`` claim record for the landing page (returns nothing)."""
+    from paperlib.book.claims import record_claim
+
+    paper, ours = claim_summary(fig2c, t3c, measure)
+    controls = "with controls" if len(set(fig2c["contrast"])) > 1 else "no control"
+    record_claim("finding2", claim="Instruction tuning changes the self-attention heads' word pairs, "
+                 "more with depth; instruction verbs gain pairs in the lower layers (Fig 2, Table 3)",
+                 paper=paper, ours=ours, pair=f"{pair.label} ({controls})", verdict=verdict,
+                 page="notebooks/fig2_table3_attention_pairs")
+
+
+def fig2c_view(fig2c):
+    """:func:`paperlib.paper.contrasts.fig2_contrasts` as shown: contrasts by name, changes in %."""
+    from paperlib.paper.contrasts import CONTRASTS
+
+    out = fig2c.copy()
+    out["contrast"] = out["contrast"].map({c.key: c.label for c in CONTRASTS})
+    for c in out.columns[3:]:
+        out[c] = (100 * out[c]).round(1)
+    return out.rename(columns={"n": "heads"})

@@ -57,29 +57,38 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def live_dir(pair: LivePair, root=None) -> Path:
+def live_dir(pair: LivePair, root=None, params: dict | None = None) -> Path:
     """Folder of the live case sets: ``<root or results>/live/<slug>``, the slug
-    being the pair label made file-safe (60 chars) plus 8 hex digits of its SHA-256."""
+    being the pair label made file-safe (60 chars) plus 8 hex digits of its SHA-256;
+    a random stand-in pair's slug starts with ``RANDOM-``. With ``params`` (what
+    changes the case sets: prompts, max_new_tokens, chat template ...) one more
+    level keyed by them (:func:`paperlib.core.results.result_slug`), so runs with
+    other parameters never overwrite these case sets."""
     import hashlib
 
     from paperlib.core.paths import results_dir
+    from paperlib.core.results import result_slug
 
     slug = re.sub(r"[^A-Za-z0-9]+", "-", pair.label).strip("-")[:60].strip("-")
     digest = hashlib.sha256(pair.label.encode("utf-8")).hexdigest()[:8]
     base = Path(root) if root is not None else results_dir()
-    return base / "live" / f"{slug}-{digest}"
+    folder = base / "live" / f"{'RANDOM-' if pair.fallback else ''}{slug}-{digest}"
+    return folder / result_slug(params) if params else folder
 
 
 def explain_pair_cases(pair: LivePair, prompts: dict, out_dir, *, max_new_tokens: int = 40,
-                       attribution_mode: str = "auto", chat_template=False) -> dict[str, Path]:
+                       attribution_mode: str = "auto", chat_template=False,
+                       density_rows: str = "auto") -> dict[str, Path]:
     """Generate + attribute every prompt on both models (cached) and write the
-    case sets ``out_dir/cases_pt.npz`` and ``cases_ft.npz``; returns {name: path}."""
+    case sets ``out_dir/cases_pt.npz`` and ``cases_ft.npz``; returns {name: path}.
+    ``density_rows``: see :func:`paperlib.explainers.attribution.explain_prompt`
+    ("auto": only the user's message rows when a chat template is used)."""
     from paperlib.explainers.attribution import explain_cases
 
     out_dir = Path(out_dir)
     return {n: explain_cases(*pair.model(n), prompts, n, out_dir / f"cases_{n}.npz",
                              max_new_tokens=max_new_tokens, chat_template=chat_template,
-                             progress=False, mode=attribution_mode)
+                             density_rows=density_rows, progress=False, mode=attribution_mode)
             for n in NAMES}
 
 
@@ -144,6 +153,7 @@ def annotated_source(paths: dict, out_dir=None) -> tuple[Path, list[str]]:
     cases with a FinalDataset annotation, and the ids left out. ``paths``:
     {name: case-set path}; without custom cases their own folder is returned."""
     from paperlib.core.caseset import RawCase, read_case_set, write_case_set
+    from paperlib.core.io import atomic_write_text
     from paperlib.paper.data import load_prompts
 
     known = set(load_prompts()["id"])
@@ -158,6 +168,9 @@ def annotated_source(paths: dict, out_dir=None) -> tuple[Path, list[str]]:
         write_case_set(out / f"cases_{n}.npz", n,
                        [RawCase(r.id, r.prompt_tokens, r.response_tokens, r.reference, r.S)
                         for r in keep])
+        side = Path(paths[n]).with_suffix(".json")  # how the cases were made (explain_cases)
+        if side.is_file():
+            atomic_write_text(out / f"cases_{n}.json", side.read_text(encoding="utf-8"))
     return out, dropped
 
 

@@ -23,12 +23,21 @@ produce the default chapter. Two checks turn that into an error:
   Jupyter, the book) it does nothing.
 
 Only top-level ``name = value`` (or ``name: type = value``) statements count as
-parameters; comments and blank lines are ignored.
+parameters; comments and blank lines are ignored. A comment may hold anything
+(``=``, ``<=``, ``;``): the names come from Python's own parser (``ast``).
+Papermill's parser is a line regex that drops every line with a second ``=``
+("Unable to parse line", then "Passed unknown parameter", and the name missing
+from ``papermill --help-notebook``); :func:`use_ast_parser` replaces it, in the
+running process, by :class:`AstPythonTranslator` (the supported runners call it),
+and :func:`papermill_misses` names the lines plain papermill cannot read.
 """
 from __future__ import annotations
 
 import ast
 import difflib
+import functools
+import io
+import tokenize
 from collections.abc import Iterable, Mapping
 
 from paperlib.core.errors import ParameterError
@@ -104,3 +113,79 @@ def check_injected(namespace: Mapping) -> None:
     i = injected[-1]
     known = assigned_names(history[i - 1])
     check_names(assigned_names(history[i]), known)
+
+
+def _source_text(cell: Mapping) -> str:
+    source = cell["source"]
+    return source if isinstance(source, str) else "".join(source)
+
+
+def parameter_comments(source: str) -> dict[str, str]:
+    """``{name: comment}`` of the top-level assignments of ``source``: the comment on
+    the assignment's first line, else on its last line ("" when none)."""
+    comments: dict[int, str] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            comments.setdefault(tok.start[0], tok.string.lstrip("#").strip())
+    out: dict[str, str] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            text = comments.get(node.lineno) or comments.get(node.end_lineno, "")
+            for target in getattr(node, "targets", [getattr(node, "target", None)]):
+                if isinstance(target, ast.Name):
+                    out[target.id] = text
+    return out
+
+
+def _annotations(source: str) -> dict[str, str]:
+    return {n.target.id: ast.unparse(n.annotation) for n in ast.parse(source).body
+            if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+
+
+@functools.lru_cache(maxsize=1)
+def _translator_class():
+    from papermill.models import Parameter
+    from papermill.translators import PythonTranslator
+
+    class AstPythonTranslator(PythonTranslator):
+        """Papermill's Python translator, reading the parameters cell with ``ast``."""
+
+        @classmethod
+        def inspect(cls, parameters_cell):
+            source = _source_text(parameters_cell)
+            helps, types = parameter_comments(source), _annotations(source)
+            return [Parameter(name=name, inferred_type_name=types.get(name, "None"),
+                              default=default, help=helps.get(name, ""))
+                    for name, default in assigned_names(source).items()]
+
+    return AstPythonTranslator
+
+
+def use_ast_parser() -> None:
+    """Make papermill (in this process) read parameters cells with
+    :class:`AstPythonTranslator`, so a comment holding ``=`` hides no parameter."""
+    from papermill.translators import papermill_translators
+
+    papermill_translators.register("python", _translator_class())
+
+
+def papermill_misses(nb: Mapping) -> list[str]:
+    """Parameters of ``nb`` that plain papermill (its own regex parser) does not see."""
+    from papermill.translators import PythonTranslator
+
+    cell = parameters_cell(nb)
+    seen = {p.name for p in PythonTranslator.inspect({"source": _source_text(cell)})}
+    return [name for name in declared_parameters(nb) if name not in seen]
+
+
+def help_lines(nb: Mapping) -> list[str]:
+    """``name = default`` for every parameter of ``nb``, each followed by its comment
+    on an indented line when it has one (``--help-notebook``)."""
+    source = _source_text(parameters_cell(nb))
+    helps = parameter_comments(source)
+    out = []
+    for name, default in assigned_names(source).items():
+        out.append(f"{name} = {default}")
+        if helps.get(name):
+            out.append(f"    {helps[name]}")
+    return out

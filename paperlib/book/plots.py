@@ -1,8 +1,17 @@
-"""Matplotlib salient maps for Finding 1 (summary figures: :mod:`paperlib.book.summary_plots`).
+"""Salient maps of Finding 1, legible at the book's column width.
+
+A map has one row per prompt token and one column per response token; with
+180-token prompts not every row can carry a readable label, so a map labels
+the **most important rows and the instruction rows** (as many as fit at a
+7-point font; :func:`pick_rows`), marks every instruction row with a navy tick
+beside the axis, and shows token pieces as text for both sentencepiece ("▁",
+"<0x0A>") and byte-level BPE ("Ġ", "Ċ") tokenizers (:func:`token_labels`).
+Figures are sized to the column (:data:`paperlib.book.figures.COLUMN_IN`) and meant
+to be shown as SVG through :func:`paperlib.book.figures.figure`.
 
 Every function returns a :class:`matplotlib.figure.Figure` and never calls
-``plt.show``; figures are built with the object-oriented API (no global state
-besides ``plt.subplots``), so they render in notebooks, scripts and tests alike.
+``plt.show``. Summary figures (Tables 1-2, sensitivity, Fig 6) live in
+:mod:`paperlib.book.summary_plots`.
 """
 from __future__ import annotations
 
@@ -11,18 +20,26 @@ from typing import Sequence
 
 import numpy as np
 
+from paperlib.book.figures import COLUMN_IN, MIN_FONT_PT
 from paperlib.core.errors import ParameterError, check_range
 
-#: LLaMA sentencepiece byte pieces shown as readable glyphs.
-_BYTE_GLYPHS = {"<0x0A>": "\\n", "<0x09>": "\\t", "<0x0D>": "\\r", "<0x20>": "␣"}
+from paperlib.book.map_labels import (  # noqa: F401  (re-exported: plots.token_label works)
+    LABEL_GAP_IN, _words, every_kth, pick_rows, rows_of_words, token_label, token_labels,
+    word_labels,
+)
 
 
-def book_style(dpi: int = 72) -> None:
-    """Set the inline figure resolution for the book (smaller PNGs, faster pages)."""
-    import matplotlib.pyplot as plt
+def book_style(fmt: str = "svg") -> None:
+    """Inline figures of a chapter as SVG (vector text: legible at the column width
+    and any zoom; glyphs as paths, deterministic ids). ``fmt="png"`` gives 150 dpi."""
+    import matplotlib
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
 
-    check_range("dpi", dpi, 20, 600)
-    plt.rcParams["figure.dpi"] = dpi
+    if fmt not in ("svg", "png"):
+        raise ParameterError(f"fmt must be 'svg' or 'png', got {fmt!r}")
+    matplotlib.rcParams.update({"svg.fonttype": "path", "svg.hashsalt": "paperlib",
+                                "figure.dpi": 150, "savefig.dpi": 150})
+    set_matplotlib_formats(fmt)
 
 
 @dataclass(frozen=True)
@@ -37,14 +54,6 @@ class SalientData:
     prompt_tokens: tuple
     response_tokens: tuple
     title: str = ""
-
-
-def token_label(piece: str) -> str:
-    """Readable label of one sentencepiece token ("▁" -> leading space dropped)."""
-    if piece in _BYTE_GLYPHS:
-        return _BYTE_GLYPHS[piece]
-    text = piece.replace("▁", " ").strip()
-    return text if text else "␣"
 
 
 def as_salient_data(case_or_S, prompt_tokens=None, response_tokens=None,
@@ -104,25 +113,12 @@ def _truncate(data: SalientData, max_response_tokens: int | None) -> tuple[Salie
     check_range("max_response_tokens", max_response_tokens, 1, None)
     k = int(max_response_tokens)
     short = SalientData(data.S[:, :k], data.prompt_tokens, data.response_tokens[:k], data.title)
-    return short, f"first {k} of {m} response tokens shown"
-
-
-def _tick_fontsize(count: int, length_in: float) -> float:
-    """Font size (pt) that keeps ``count`` tick labels apart along ``length_in`` inches."""
-    per_label_pt = 0.8 * length_in * 72.0 / max(count, 1)
-    return float(np.clip(0.85 * per_label_pt, 3.0, 8.0))
+    return short, f"first {k} of {m} response tokens"
 
 
 def _vmax(L: int, b: int, mode: str) -> int:
     """Top of the colour scale: the largest value S can take after cutoff b."""
     return L if mode == "threshold" else max(L - b, 1)
-
-
-def _colorbar(fig, image, L: int, b: int, mode: str, ax=None, cax=None):
-    top = _vmax(L, b, mode)
-    return fig.colorbar(image, ax=ax, cax=cax, label=f"importance S (L={L}, b={b})",
-                        shrink=0.5 if cax is None else 1.0,
-                        ticks=range(0, top + 1, max(1, top // 5)))
 
 
 def _check_highlight(highlight, n: int):
@@ -136,64 +132,111 @@ def _check_highlight(highlight, n: int):
     return mask
 
 
-def _label_rows(ax, data: SalientData, highlight, fontsize: float) -> None:
-    """Prompt-token tick labels; highlighted (instruction) rows bold and blue."""
-    ax.set_yticklabels([token_label(t) for t in data.prompt_tokens], fontsize=fontsize)
+# ---------------------------------------------------------------- layout
+
+_MARGIN = dict(left=1.05, right=0.85, top=0.45, bottom=0.95, gap=0.12)  # inches
+
+
+def map_height(n_rows: int) -> float:
+    """Map height (in): 0.11 in per row up to 40 rows (every row labelled), then
+    0.03 in per further row, at most 9.5 in (the figure is click-to-enlarge)."""
+    return float(np.clip(0.11 * min(n_rows, 40) + 0.03 * max(n_rows - 40, 0), 1.2, 9.5))
+
+
+def _map_figure(n_rows: int, col_counts: Sequence[int], width: float = COLUMN_IN):
+    """Figure ``width`` inches wide with one heat-map axes per entry of ``col_counts``
+    (widths proportional to the columns) and a colour-bar axes. Returns
+    (fig, axes, cax, panel widths in inches, map height in inches)."""
+    import matplotlib.pyplot as plt
+
+    g = _MARGIN
+    cols = [max(c, 6) for c in col_counts]
+    panels_w = width - g["left"] - g["right"] - g["gap"] * (len(cols) - 1)
+    map_h = map_height(n_rows)
+    height = g["top"] + map_h + g["bottom"]
+    fig = plt.figure(figsize=(width, height))
+    x, axes, widths = g["left"], [], []
+    for c in cols:
+        w = panels_w * c / sum(cols)
+        axes.append(fig.add_axes((x / width, g["bottom"] / height, w / width, map_h / height)))
+        widths.append(w)
+        x += w + g["gap"]
+    bar_h = min(map_h, 3.0)
+    cax = fig.add_axes(((x - g["gap"] + 0.12) / width, (g["bottom"] + map_h - bar_h) / height,
+                        0.13 / width, bar_h / height))
+    return fig, axes, cax, widths, map_h
+
+
+_STRIP_PT = (1.0, 4.0)  # the instruction marks: from 1 to 4 points left of the map
+
+
+def _mark_instruction(ax, highlight, width_in: float) -> None:
+    """Navy marks just left of the map on every instruction row (labelled or not),
+    between the axis and the row labels (which sit 7 points away)."""
+    from matplotlib.patches import Rectangle
+    from matplotlib.transforms import blended_transform_factory
+
+    if highlight is None:
+        return
+    trans = blended_transform_factory(ax.transAxes, ax.transData)
+    x0, x1 = (-pt / 72.0 / width_in for pt in reversed(_STRIP_PT))
+    for i in np.flatnonzero(highlight):
+        ax.add_patch(Rectangle((x0, i - 0.5), x1 - x0, 1.0, transform=trans, clip_on=False,
+                               color="navy", linewidth=0))
+
+
+def _labels(pieces, chosen: list[int]) -> list[str]:
+    """Piece labels when every token is labelled, else the word each chosen token is in."""
+    return token_labels(pieces) if len(chosen) == len(pieces) else word_labels(pieces)
+
+
+def _label_rows(ax, data: SalientData, rows: list[int], highlight) -> None:
+    labels = _labels(data.prompt_tokens, rows)
+    ax.set_yticks(rows, [labels[i] for i in rows], fontsize=MIN_FONT_PT)
+    ax.tick_params(axis="y", pad=7)
     if highlight is not None:
-        for label, on in zip(ax.get_yticklabels(), highlight):
-            if on:
+        for label, i in zip(ax.get_yticklabels(), rows):
+            if highlight[i]:
                 label.set_fontweight("bold")
                 label.set_color("navy")
 
 
-def _draw_map(ax, data: SalientData, vmax: int, cmap: str, highlight=None,
-              show_prompt_labels: bool = True):
-    """Draw the heat map on ``ax``; return the AxesImage."""
+def _draw_map(ax, data: SalientData, vmax: int, cmap: str, width_in: float, rows=None,
+              highlight=None):
+    """Draw the heat map on ``ax`` (``rows``: prompt rows to label, None: none);
+    return the AxesImage."""
     image = ax.imshow(data.S, aspect="auto", cmap=cmap, vmin=0, vmax=vmax,
                       interpolation="nearest")
-    n, m = data.S.shape
-    fig_w, fig_h = ax.figure.get_size_inches()
-    ax.set_xticks(range(m))
-    ax.set_xticklabels([token_label(t) for t in data.response_tokens], rotation=90,
-                       fontsize=_tick_fontsize(m, fig_w * ax.get_position().width))
-    if show_prompt_labels:
-        ax.set_yticks(range(n))
-        _label_rows(ax, data, highlight, _tick_fontsize(n, fig_h * ax.get_position().height))
-    else:
+    m = data.S.shape[1]
+    cols = every_kth(m, width_in, _words(data.response_tokens)[1])
+    labels = _labels(data.response_tokens, cols)
+    ax.set_xticks(cols, [labels[j] for j in cols], rotation=90, fontsize=MIN_FONT_PT)
+    if rows is None:
         ax.set_yticks([])
+    else:
+        _label_rows(ax, data, rows, highlight)
+    _mark_instruction(ax, highlight, width_in)
     ax.tick_params(length=0)
-    ax.set_xlabel("response token")
+    ax.set_xlabel("response token", fontsize=8)
     return image
 
 
-_MARGINS = dict(left=1.2, right=1.1, top=0.9, bottom=1.0, gap=0.3)  # inches
+def _colorbar(fig, image, L: int, b: int, mode: str, cax):
+    top = _vmax(L, b, mode)
+    bar = fig.colorbar(image, cax=cax, ticks=range(0, top + 1, max(1, top // 5)))
+    bar.ax.tick_params(labelsize=MIN_FONT_PT)
+    bar.set_label(f"importance S\n(L={L}, b={b})", fontsize=MIN_FONT_PT)
+    return bar
 
 
-def _map_figure(n_rows: int, col_counts: Sequence[int]):
-    """Figure with one heat-map axes per entry of ``col_counts`` plus a colour-bar axes.
-
-    Fixed inch margins instead of constrained layout (which measures every tick
-    label several times: seconds for a 180-token prompt). ~0.1 in per row and
-    column, the whole figure capped at 16 x 16 in. Returns (fig, axes, cax).
-    """
-    import matplotlib.pyplot as plt
-
-    g = _MARGINS
-    cols = [max(c, 8) for c in col_counts]
-    panel_w = min(sum(cols) * 0.1, 16.0 - g["left"] - g["right"] - g["gap"] * (len(cols) - 1))
-    map_h = min(max(n_rows * 0.1, 2.0), 16.0 - g["top"] - g["bottom"])
-    width = g["left"] + panel_w + g["gap"] * (len(cols) - 1) + g["right"]
-    height = g["top"] + map_h + g["bottom"]
-    fig = plt.figure(figsize=(width, height))
-    x, axes = g["left"], []
-    for c in cols:
-        w = panel_w * c / sum(cols)
-        axes.append(fig.add_axes((x / width, g["bottom"] / height, w / width, map_h / height)))
-        x += w + g["gap"]
-    bar_h = min(map_h, 4.0)
-    cax = fig.add_axes(((x - g["gap"] + 0.2) / width,
-                        (g["bottom"] + (map_h - bar_h) / 2) / height, 0.18 / width, bar_h / height))
-    return fig, axes, cax
+def _rows_to_label(panels: Sequence[SalientData], highlight, map_h: float,
+                   label_words: Sequence[str] = ()) -> list[int]:
+    n = panels[0].S.shape[0]
+    importance = sum(d.S.sum(axis=1) / max(d.S.sum(), 1e-12) for d in panels)
+    gap = int(np.ceil(LABEL_GAP_IN / (map_h / n)))
+    first = rows_of_words(panels[0].prompt_tokens, label_words) if label_words else ()
+    return pick_rows(importance, highlight, gap, groups=_words(panels[0].prompt_tokens)[1],
+                     first=first)
 
 
 def _prepared(case, L: int, b: int, mode: str, max_response_tokens, title=None, tokens=(None,
@@ -205,10 +248,14 @@ def _prepared(case, L: int, b: int, mode: str, max_response_tokens, title=None, 
     return _truncate(scaled, max_response_tokens)
 
 
+def _panel_title(data: SalientData, note: str) -> str:
+    return f"{data.title}\n({note})" if note else data.title
+
+
 def salient_map(case_or_S, prompt_tokens=None, response_tokens=None, *, L: int = 10,
-                b: int = 0, mode: str = "threshold", ax=None,
-                max_response_tokens: int | None = None, highlight=None,
-                cmap: str = "Reds", title: str | None = None, colorbar: bool = True):
+                b: int = 0, mode: str = "threshold", max_response_tokens: int | None = None,
+                highlight=None, cmap: str = "Reds", title: str | None = None,
+                width: float = COLUMN_IN, label_words: Sequence[str] = ()):
     """Heat map of S (rows prompt tokens, columns response tokens), colour bar 0..L.
 
     ``case_or_S`` is a Case (with S (N, M), prompt_tokens, response_tokens) or an
@@ -216,34 +263,31 @@ def salient_map(case_or_S, prompt_tokens=None, response_tokens=None, *, L: int =
     re-normalised by :func:`rescale` for other L, b and ``mode`` (the colour bar
     runs 0..L, or 0..L-b in "subtract" mode). ``max_response_tokens`` keeps the
     first K columns and says so in the title; ``highlight`` (N,) bool marks
-    instruction rows (bold blue labels). Returns the Figure.
+    instruction rows (navy ticks, bold navy labels); the rows of ``label_words``
+    (words the text points at) are labelled first. Returns the Figure.
     """
     data, note = _prepared(case_or_S, L, b, mode, max_response_tokens, title,
                            (prompt_tokens, response_tokens))
     highlight = _check_highlight(highlight, data.S.shape[0])
-    cax = None
-    if ax is None:
-        fig, (ax,), cax = _map_figure(data.S.shape[0], [data.S.shape[1]])
-    else:
-        fig = ax.figure
-    image = _draw_map(ax, data, _vmax(L, b, mode), cmap, highlight)
-    ax.set_ylabel("prompt token")
-    heading = f"{data.title}  (L={L}, b={b})" if data.title else f"L={L}, b={b}"
-    ax.set_title(f"{heading}\n[{note}]" if note else heading)
-    if colorbar or cax is not None:
-        _colorbar(fig, image, L, b, mode, ax=None if cax is not None else ax, cax=cax)
+    fig, (ax,), cax, (w,), map_h = _map_figure(data.S.shape[0], [data.S.shape[1]], width)
+    rows = _rows_to_label([data], highlight, map_h, label_words)
+    image = _draw_map(ax, data, _vmax(L, b, mode), cmap, w, rows, highlight)
+    ax.set_ylabel("prompt token", fontsize=8)
+    ax.set_title(_panel_title(data, note), fontsize=8)
+    _colorbar(fig, image, L, b, mode, cax)
     return fig
 
 
 def salient_pair(llama_case, vicuna_case, *, L: int = 10, b: int = 0, mode: str = "threshold",
                  max_response_tokens: int | None = None, highlight=None, cmap: str = "Reds",
-                 labels: Sequence[str] = ("LLaMA (pre-trained)", "Vicuna (instruction-tuned)")):
+                 labels: Sequence[str] = ("LLaMA (pre-trained)", "Vicuna (instruction-tuned)"),
+                 width: float = COLUMN_IN, label_words: Sequence[str] = ()):
     """LLaMA beside Vicuna for one prompt (Fig 1 style), one shared colour bar.
 
     Both cases must hold the same prompt (same N prompt tokens); their responses
-    differ, so each panel has its own column axis (M_llama, M_vicuna). Other
-    arguments as in :func:`salient_map`. Returns the Figure: two heat-map axes
-    plus the colour-bar axis.
+    differ, so each panel has its own column axis (M_llama, M_vicuna). Rows are
+    labelled once, on the left panel. Other arguments as in :func:`salient_map`.
+    Returns the Figure: two heat-map axes plus the colour-bar axis.
     """
     panels = [_prepared(case, L, b, mode, max_response_tokens, label)
               for case, label in zip((llama_case, vicuna_case), labels)]
@@ -253,15 +297,14 @@ def salient_pair(llama_case, vicuna_case, *, L: int = 10, b: int = 0, mode: str 
             f"the two cases have different prompts ({n} vs {panels[1][0].S.shape[0]} "
             f"prompt tokens); a salient pair needs the same prompt")
     highlight = _check_highlight(highlight, n)
-    # no sharey: shared y ticks would build N Tick objects twice (slow for long prompts)
-    fig, axes, cax = _map_figure(n, [data.S.shape[1] for data, _ in panels])
-    for ax, (data, note), first in zip(axes, panels, (True, False)):
-        image = _draw_map(ax, data, _vmax(L, b, mode), cmap, highlight, first)
-        ax.set_title(f"{data.title}\n[{note}]" if note else data.title)
-    axes[0].set_ylabel("prompt token")
-    case_id = getattr(vicuna_case, "id", "")
-    fig.suptitle(f"{case_id}  (L={L}, b={b})".strip())
-    _colorbar(fig, image, L, b, mode, cax=cax)
+    fig, axes, cax, widths, map_h = _map_figure(n, [d.S.shape[1] for d, _ in panels], width)
+    rows = _rows_to_label([d for d, _ in panels], highlight, map_h, label_words)
+    for ax, (data, note), w, first in zip(axes, panels, widths, (True, False)):
+        image = _draw_map(ax, data, _vmax(L, b, mode), cmap, w, rows if first else None,
+                          highlight if first else None)
+        ax.set_title(_panel_title(data, note), fontsize=8)
+    axes[0].set_ylabel("prompt token", fontsize=8)
+    _colorbar(fig, image, L, b, mode, cax)
     return fig
 
 
@@ -272,9 +315,9 @@ def instruction_rows(case) -> np.ndarray:
     ``paperlib.measures.align.instruction_mask``; raises UnknownCaseError for an id
     without a prompt.
     """
+    from paperlib.core.errors import UnknownCaseError
     from paperlib.measures.align import instruction_mask
     from paperlib.paper.data import load_prompts
-    from paperlib.core.errors import UnknownCaseError
 
     prompts = load_prompts().set_index("id")
     if case.id not in prompts.index:
@@ -285,11 +328,12 @@ def instruction_rows(case) -> np.ndarray:
 
 def case_figure(case_id: str, model: str = "both", source=None, *, L: int = 10, b: int = 0,
                 mode: str = "threshold", max_response_tokens: int | None = 60,
-                highlight_instruction: bool = True):
+                highlight_instruction: bool = True, width: float = COLUMN_IN,
+                label_words: Sequence[str] = ()):
     """Load ``case_id`` and draw its map: ``model`` "llama", "vicuna" or "both" (pair).
 
     Unknown ids raise the data layer's UnknownCaseError. Instruction rows are
-    labelled bold blue unless ``highlight_instruction`` is False. Returns the Figure.
+    marked unless ``highlight_instruction`` is False. Returns the Figure.
     """
     from paperlib.paper.data import load_case
 
@@ -298,10 +342,12 @@ def case_figure(case_id: str, model: str = "both", source=None, *, L: int = 10, 
     models = ("llama", "vicuna") if model == "both" else (model,)
     cases = [load_case(m, case_id, source) for m in models]
     mask = instruction_rows(cases[0]) if highlight_instruction else None
-    style = dict(L=L, b=b, mode=mode, max_response_tokens=max_response_tokens, highlight=mask)
+    style = dict(L=L, b=b, mode=mode, max_response_tokens=max_response_tokens, highlight=mask,
+                 width=width, label_words=label_words)
     if model == "both":
         return salient_pair(*cases, **style)
-    return salient_map(cases[0], **style)
+    return salient_map(cases[0], title="LLaMA (pre-trained)" if model == "llama"
+                       else "Vicuna (instruction-tuned)", **style)
 
 
 def case_gallery(case_ids: Sequence[str], source=None, **style) -> list:
@@ -309,12 +355,8 @@ def case_gallery(case_ids: Sequence[str], source=None, **style) -> list:
     return [case_figure(cid, "both", source, **style) for cid in case_ids]
 
 
-# --------------------------------------------------------------------------
-# Summary figures (Tables 1-2, sensitivity, Fig 6) from tidy DataFrames.
-
-
 # Summary figures live in their own module; re-exported so ``plots.X`` works.
 from paperlib.book.summary_plots import (  # noqa: E402,F401
-    MODEL_COLOURS, SEGMENT_LABELS, comparison_table, fig6_figure, sensitivity_figure,
-    table_figure,
+    MODEL_COLOURS, SEGMENT_LABELS, fig6_figure, pvalue_heatmap, sensitivity_figure,
+    sensitivity_heatmap, table_figure,
 )

@@ -1,19 +1,25 @@
 """The book's random stand-in pair, used when a chapter's model pair cannot be loaded.
 
 :func:`load_pair_or_fallback` loads the requested pair
-(:func:`paperlib.models.load_pair`) or, with ``fallback=True``, returns a clearly
-labelled tiny random-weight LLaMA pair: "pre-trained" =
+(:func:`paperlib.models.load_pair`) or, only when asked (``fallback=True``; the
+default is to raise), returns a clearly labelled tiny random-weight LLaMA pair: "pre-trained" =
 :func:`paperlib.models.tiny.tiny_model` with a LLaMA-style byte-fallback BPE
 tokenizer trained on the paper's prompts (:func:`fallback_tokenizer`), "tuned" =
 the same weights plus seeded Gaussian noise
 (:func:`paperlib.models.pair.perturbed_copy`). Random weights show the mechanics
-only: nothing they produce means anything linguistically.
+only: nothing they produce means anything linguistically. A fallback says so
+in the log (a :class:`~paperlib.core.errors.RandomWeightsWarning` on stderr),
+in every figure title (:meth:`LivePair.title`) and in the name of its results
+folder (``results/live/RANDOM-...``, :func:`paperlib.book.live.live_dir`).
 """
 from __future__ import annotations
 
+import json
+import warnings
+
 import torch
 
-from paperlib.core.errors import ModelLoadError, ParameterError
+from paperlib.core.errors import ModelLoadError, ParameterError, RandomWeightsWarning
 from paperlib.models.pair import (FALLBACK_NOISE, RANDOM_WARNING, LivePair, _source,
                                   describe_request, perturbed_copy)
 
@@ -21,6 +27,15 @@ FALLBACK_VOCAB = 2048  # pieces of the stand-in tokenizer
 FALLBACK_SHAPE = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4,
                       num_attention_heads=4, num_key_value_heads=2)
 RUN_HINT = ('make notebook NB=explainers_live_pair ARGS="-p model_pt PATH -p model_ft PATH"')
+RANDOM_LOG = "RANDOM WEIGHTS"  # in the warning a fallback logs (tools/run_notebook.py looks for it)
+
+
+def _checked_json(path) -> str:
+    """The text of a cached tokenizer JSON; ValueError when it does not parse (the
+    cache then moves the entry aside and recomputes it)."""
+    text = path.read_text(encoding="utf-8")
+    json.loads(text)
+    return text
 
 
 def fallback_tokenizer(vocab_size: int = FALLBACK_VOCAB):
@@ -43,8 +58,7 @@ def fallback_tokenizer(vocab_size: int = FALLBACK_VOCAB):
 
     blob = ResultCache("live_tokenizer").get_or_compute(
         {"vocab_size": vocab_size, "recipe": "finaldataset-prompts+sharegpt2000/1"}, compute,
-        lambda s, p: p.write_text(s, encoding="utf-8"),
-        lambda p: p.read_text(encoding="utf-8"))
+        lambda s, p: p.write_text(s, encoding="utf-8"), _checked_json)
     from tokenizers import Tokenizer
 
     return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(blob), bos_token="<s>",
@@ -72,16 +86,20 @@ def _fallback_pair(request: str, exc: Exception, seed: int) -> LivePair:
             "(local folders saved with `save_pretrained`, or hub ids).\n\n"
             f"**Falling back to a random stand-in pair**: {label}. Every section below still "
             f"runs, to show the mechanics, but ⚠️ *{RANDOM_WARNING}.*")
+    warnings.warn(f"{RANDOM_LOG}: the model pair {request} could not be loaded ({exc}); "
+                  f"fallback_to_random=True: continuing on a random stand-in pair ({label}). "
+                  f"{RANDOM_WARNING}.", RandomWeightsWarning, stacklevel=3)
     return LivePair(pt, tok, ft, tok, label, note, fallback=True)
 
 
-def load_pair_or_fallback(model_pt="organism", model_ft=None, fallback: bool = True, *,
+def load_pair_or_fallback(model_pt="organism", model_ft=None, fallback: bool = False, *,
                           seed: int = 0, dtype: str = "float32", device: str = "cpu") -> LivePair:
     """Load the pair (:func:`paperlib.models.load_pair`; ``model_ft=None`` = the
     second model of the alias ``model_pt``). If it cannot be loaded
-    (ModelLoadError): with ``fallback`` return the random stand-in pair with a
-    note saying why; without, raise ModelLoadError naming the pair and how to
-    supply one. ``dtype``: a torch dtype name ("float32", "bfloat16", ...)."""
+    (ModelLoadError): by default raise ModelLoadError naming the pair and how to
+    supply one; only with ``fallback=True`` return the random stand-in pair, with a
+    note saying why and a RandomWeightsWarning in the log. ``dtype``: a torch dtype
+    name ("float32", "bfloat16", ...)."""
     from paperlib.models import load_pair
 
     torch_dtype = getattr(torch, str(dtype), None)
@@ -93,7 +111,8 @@ def load_pair_or_fallback(model_pt="organism", model_ft=None, fallback: bool = T
     except ModelLoadError as exc:
         if not fallback:
             raise ModelLoadError(f"cannot load the model pair {request}: {exc} -- supply a "
-                                 f"pair with: {RUN_HINT}") from exc
+                                 f"pair with: {RUN_HINT} (or pass fallback_to_random=True to "
+                                 "continue on labelled random weights)") from exc
         return _fallback_pair(request, exc, seed)
     label = f"pre-trained `{_source(m_pt)}` / tuned `{_source(m_ft)}`"
     note = f"**Model pair loaded** — {request}:\n\n* pre-trained: `{_source(m_pt)}`\n" \

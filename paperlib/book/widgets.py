@@ -1,6 +1,10 @@
-"""ipywidgets for Finding 1: a live case browser and kernel-free static pickers.
+"""ipywidgets for Finding 1: kernel-free case explorer and static pickers, and a live browser.
 
-* :func:`case_browser` needs a running kernel (its callbacks are Python).
+* :func:`case_explorer` works everywhere, in Jupyter and on the static page: every
+  case as LLaMA / Vicuna heat maps at any cutoff b, computed in the reader's
+  browser (:class:`paperlib.book.explorer.Finding1Explorer`, maps only).
+* :func:`case_browser` needs a running kernel (its callbacks are Python); the book
+  no longer shows it (use :func:`case_explorer`).
 * :func:`static_case_picker` and :func:`static_threshold_picker` work in a static
   HTML page: a Dropdown whose ``index`` is ``jslink``-ed to a ``Stack``'s
   ``selected_index``; the Stack's children are pre-rendered PNG images (base64
@@ -146,6 +150,23 @@ def threshold_picker(case_id: str, b_values: Sequence[int] = (0, 5, 7), source=N
     return static_threshold_picker(b_values, render, dpi=dpi)
 
 
+def case_explorer(case_id: str | None = None, source=None, *, b: int = 0, p: float = 4,
+                  max_response_tokens: int | None = 60):
+    """Kernel-free browser over every case (the ``maps`` section of
+    :class:`paperlib.book.explorer.Finding1Explorer`): data set, searchable case
+    list, LLaMA beside Vicuna heat maps with token labels and hover, cutoff b
+    (0..10) and norm p of the instruction scores shown. ``max_response_tokens``:
+    columns packed and shown (None or more than 120: 120, the explorer's most);
+    the scores use the whole responses either way. Fewer columns, lighter page:
+    about 1.5 MB of data at 60 columns, 2.5 MB at 120."""
+    from paperlib.book.explorer import Finding1Explorer
+
+    columns = 120 if max_response_tokens is None else min(int(max_response_tokens), 120)
+    check_range("max_response_tokens", columns, 1, 120)
+    return Finding1Explorer(source, case_id=case_id, b=b, p=p, sections=("maps",),
+                            columns=columns, map_columns=columns)
+
+
 # --------------------------------------------------------------------------
 # Per-case instruction score (shown by the browser and the gallery tables).
 
@@ -237,7 +258,8 @@ def _draw_browser(controls: dict, figure_box, score_box, source, p, max_response
 
 def case_browser(source=None, *, dataset: str = "self-instruct", case_id: str | None = None,
                  L: int = 10, b: int = 0, p: float = 4, max_response_tokens: int | None = 60):
-    """Interactive browser over all cases (needs a live kernel).
+    """Interactive browser over all cases (needs a live kernel; the kernel-free
+    :func:`case_explorer` replaces it in the book, this one also varies L).
 
     Widgets: data-set dropdown, case dropdown (filtered by data set), model toggle
     (llama / vicuna / both), L slider (1..20) and b slider (0..L). Shows the salient

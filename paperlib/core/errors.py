@@ -32,6 +32,10 @@ class ModelLoadError(PaperlibError, OSError):
     """A model or tokenizer that cannot be loaded (missing path, no hub access)."""
 
 
+class RandomWeightsWarning(UserWarning):
+    """A run continues on random weights (the opt-in stand-in pair): its numbers mean nothing."""
+
+
 def check_range(name: str, value, low=None, high=None, *, allow_inf: bool = False):
     """Raise ParameterError unless low <= value <= high; return value."""
     import math

@@ -6,6 +6,9 @@ live under ``<cache_dir>/<namespace>/<key>.<ext>`` (``cache_dir``: see
 :mod:`paperlib.core.paths`) where ``key`` is the SHA-256
 of the canonical JSON of the parameters (plenoptic-style registry): a change in
 any parameter gives a new key, so a cached result is never silently stale.
+An entry that cannot be read back (a truncated ``.npz``, broken JSON) is
+reported once with its path (:class:`CorruptCacheWarning`), moved aside to
+``<name>.corrupt-<timestamp>`` and recomputed.
 """
 from __future__ import annotations
 
@@ -14,13 +17,17 @@ import hashlib
 import json
 import os
 import tempfile
+import time
+import warnings
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from paperlib.core.paths import cache_dir
 
-__all__ = ["ResultCache", "atomic_path", "atomic_write_bytes", "atomic_write_text",
-           "load_npz", "param_key", "save_npz", "sha256_file"]
+__all__ = ["CorruptCacheWarning", "ResultCache", "atomic_path", "atomic_write_bytes",
+           "atomic_write_text", "load_npz", "move_aside", "param_key", "save_npz", "sha256_file"]
 
 
 @contextlib.contextmanager
@@ -104,11 +111,33 @@ def load_npz(path: str | os.PathLike) -> dict:
     """Read a file of :func:`save_npz` back into a dict (``allow_pickle=False``)."""
     import numpy as np
 
-    with np.load(path, allow_pickle=False) as z:
+    with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:  # f: closed on errors too
         out = {k: z[k] for k in z.files if k != _JSON_KEY}
         if _JSON_KEY in z.files:
             out.update(json.loads(str(z[_JSON_KEY])))
     return out
+
+
+class CorruptCacheWarning(UserWarning):
+    """A cache entry could not be read; it was moved aside and is recomputed."""
+
+
+# What a truncated or altered entry raises when read back (np.load, json, zipfile, ...).
+UNREADABLE = (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile,
+              zlib.error)
+
+
+def move_aside(path: str | os.PathLike, tag: str = "corrupt") -> Path | None:
+    """Rename ``path`` to ``<name>.<tag>-<UTC timestamp>-<pid>`` in its folder; return
+    the new path (None when the file is already gone, e.g. another process moved it)."""
+    path = Path(path)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    moved = path.with_name(f"{path.name}.{tag}-{stamp}-{os.getpid()}")
+    try:
+        os.replace(path, moved)
+    except FileNotFoundError:
+        return None
+    return moved
 
 
 class ResultCache:
@@ -116,7 +145,9 @@ class ResultCache:
 
     ``cache.get_or_compute(params, compute, save, load, ext)`` returns the stored
     result for ``params`` or computes, stores (atomically, with a sidecar JSON of
-    the parameters) and returns it.
+    the parameters) and returns it. An entry that ``load`` cannot read is moved
+    aside (:func:`move_aside`), reported once by a :class:`CorruptCacheWarning`
+    naming both paths, and recomputed.
     """
 
     def __init__(self, namespace: str, root: str | os.PathLike | None = None):
@@ -125,6 +156,21 @@ class ResultCache:
 
     def path(self, params: dict, ext: str) -> Path:
         return self.dir / f"{param_key({**params, '_cache_format': CACHE_FORMAT})}.{ext}"
+
+    def _read(self, target: Path, load: Callable[[Path], Any]) -> tuple[bool, Any]:
+        """(True, value) for a readable entry; (False, None) when there is none or it
+        was unreadable (then moved aside and reported)."""
+        if not target.exists():
+            return False, None
+        try:
+            return True, load(target)
+        except UNREADABLE as exc:
+            moved = move_aside(target)
+            where = f"moved aside to {moved}" if moved else "already moved by another process"
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            warnings.warn(f"unreadable cache entry {target} ({reason}); {where}; recomputing it",
+                          CorruptCacheWarning, stacklevel=3)
+            return False, None
 
     def get_or_compute(
         self,
@@ -135,8 +181,9 @@ class ResultCache:
         ext: str = "json",
     ) -> Any:
         target = self.path(params, ext)
-        if target.exists():
-            return load(target)
+        found, value = self._read(target, load)
+        if found:
+            return value
         value = compute()
         with atomic_path(target) as tmp:
             save(value, tmp)

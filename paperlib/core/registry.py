@@ -23,6 +23,23 @@ _REBUILD = ("reinstall paperlib, or rebuild it in a source checkout with "
             "python tools/make_paper_data.py")
 
 
+def _missing_source(path: Path) -> str:
+    """Message for a case-set file of a user-given ``source`` that is not there."""
+    folder = path.parent
+    if path.suffix != ".npz":
+        what = f"{path} does not exist"
+    elif not folder.is_dir():
+        what = f"the folder {folder} does not exist"
+    else:
+        have = sorted(p.name for p in folder.glob("cases_*.npz"))
+        what = (f"{folder} holds no {path.name}"
+                + (f" (it holds {', '.join(have)})" if have else " (no cases_<model>.npz at all)"))
+    return (f"source not found: {what}. A source is a folder of case sets "
+            "cases_<model>.npz (or one such file), written by paperlib.explain_cases or the "
+            "chapter explainers_live_pair (results/live/<pair>/); source=None reads the "
+            "paper's data.")
+
+
 @functools.lru_cache(maxsize=64)
 def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
     return sha256_file(path)
@@ -35,12 +52,14 @@ def verify_file(path) -> Path:
     manifest entry is accepted as is (its structure is still validated).
     """
     path = Path(path)
+    frozen = path.parent.resolve() == data_dir().resolve()
     if not path.is_file():
+        if not frozen:  # a live source given by the user, not the packaged data
+            raise DataError(_missing_source(path))
         env = os.environ.get(ENV_DATA)
         where = f" (the frozen data folder is ${ENV_DATA}={env})" if env else ""
         raise DataError(f"data file {path} does not exist{where}; {_REBUILD}")
     manifest = path.parent / "manifest.json"
-    frozen = path.parent.resolve() == data_dir().resolve()
     if not manifest.is_file():
         if frozen:
             raise DataError(f"{manifest} is missing; {_REBUILD}")

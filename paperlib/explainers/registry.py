@@ -23,6 +23,9 @@ _PROVIDERS: dict[str, str] = {
     "attribution": "paperlib.explainers.registry",
     "attention_pairs": "paperlib.explainers.attention_pairs",
     "ffn_concepts": "paperlib.explainers.ffn_concepts",
+    # references for the attribution's faithfulness (exact removal, complete path integral)
+    "leave_one_out": "paperlib.explainers.faithfulness",
+    "integrated_gradients": "paperlib.explainers.faithfulness",
 }
 
 

@@ -9,6 +9,14 @@ token pieces alone (:func:`pieces_to_text`). Two piece conventions are known:
 * byte-level BPE (GPT-2 style: "Ġ" space, "Ċ" newline, every byte mapped to
   one printable character).
 
+With the tokenizer at hand, :func:`tokenizer_scheme` reads the convention from
+its decoder / pre-tokenizer (``ByteLevel`` vs ``Metaspace`` / byte fallback);
+from pieces alone, :func:`detect_scheme` takes byte-level only when every
+character is a byte-level character and the bytes form valid UTF-8 (so a
+one-word "Résumé" prompt decodes right, not as "RÃ©sumÃ©").
+:func:`piece_labels` gives readable per-token labels (salient-map ticks) and
+:func:`message_rows` the tokens of the user's message inside a chat template.
+
 Sentences follow the authors' rule: split the text on newlines, then after
 ``.``, ``!``, ``?`` or ``:`` followed by whitespace. An annotation (the
 "Instruct&Context" column) lists instruction fragments joined by "|||", then
@@ -57,13 +65,59 @@ def _bytes_to_unicode() -> dict[int, str]:
 _UNICODE_TO_BYTE = {c: b for b, c in _bytes_to_unicode().items()}
 
 
-def detect_scheme(pieces: Sequence[str]) -> str:
-    """'sentencepiece' or 'bytelevel' from the pieces' markers."""
+SCHEMES = ("sentencepiece", "bytelevel")
+
+
+def _component_types(node) -> list[str]:
+    """Types of a tokenizers component (decoder / pre-tokenizer JSON), Sequences flattened."""
+    if not isinstance(node, dict):
+        return []
+    inner = node.get("decoders") or node.get("pretokenizers") or []
+    return [str(node.get("type"))] + [t for child in inner for t in _component_types(child)]
+
+
+def tokenizer_scheme(tokenizer) -> str | None:
+    """'bytelevel' or 'sentencepiece' from the tokenizer's decoder / pre-tokenizer
+    types (a slow tokenizer: its byte encoder or sentencepiece model); None when
+    it is neither (e.g. a word-level tokenizer)."""
+    import json
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        if hasattr(tokenizer, "byte_encoder"):
+            return "bytelevel"
+        return "sentencepiece" if hasattr(tokenizer, "sp_model") else None
+    state = json.loads(backend.to_str())
+    types = _component_types(state.get("decoder")) + _component_types(state.get("pre_tokenizer"))
+    if "ByteLevel" in types:
+        return "bytelevel"
+    model = state.get("model") or {}
+    if "Metaspace" in types or "ByteFallback" in types or model.get("byte_fallback"):
+        return "sentencepiece"
+    return None
+
+
+def _bytelevel_text(pieces: Sequence[str]) -> str | None:
+    """The text of ``pieces`` read as byte-level BPE, or None when they are not."""
+    try:
+        data = b"".join(bytes(_UNICODE_TO_BYTE[c] for c in p) for p in pieces)
+        return data.decode("utf-8")
+    except (KeyError, UnicodeDecodeError):
+        return None
+
+
+def detect_scheme(pieces: Sequence[str], tokenizer=None) -> str:
+    """'sentencepiece' or 'bytelevel': from ``tokenizer`` when given and decisive
+    (:func:`tokenizer_scheme`), else from the pieces: a "▁" or ``<0xNN>`` piece means
+    sentencepiece; pieces made only of byte-level characters whose bytes are valid
+    UTF-8 mean byte-level; anything else sentencepiece."""
+    if tokenizer is not None:
+        scheme = tokenizer_scheme(tokenizer)
+        if scheme is not None:
+            return scheme
     if any("▁" in p or _BYTE_PIECE.fullmatch(p) for p in pieces):
         return "sentencepiece"
-    if any(("Ġ" in p or "Ċ" in p) for p in pieces):
-        return "bytelevel"
-    return "sentencepiece"
+    return "bytelevel" if _bytelevel_text(pieces) is not None else "sentencepiece"
 
 
 def _piece_bytes(piece: str, scheme: str) -> tuple[bytes, bool]:
@@ -79,15 +133,17 @@ def _piece_bytes(piece: str, scheme: str) -> tuple[bytes, bool]:
     return piece.replace("▁", " ").encode("utf-8"), False
 
 
-def pieces_to_text(pieces: Sequence[str], scheme: str = "auto") -> tuple[str, np.ndarray]:
+def pieces_to_text(pieces: Sequence[str], scheme: str = "auto",
+                   tokenizer=None) -> tuple[str, np.ndarray]:
     """Decode token pieces into text and per-token character spans.
 
     Returns (text, spans) with spans (N, 2) int64 [start, end) into text. The
     tokens of one multi-byte character all get that character's span.
+    ``scheme="auto"``: :func:`detect_scheme` (from ``tokenizer`` when given).
     """
     if scheme == "auto":
-        scheme = detect_scheme(pieces)
-    if scheme not in ("sentencepiece", "bytelevel"):
+        scheme = detect_scheme(pieces, tokenizer)
+    if scheme not in SCHEMES:
         raise ParameterError(f"scheme must be 'auto', 'sentencepiece' or 'bytelevel', got {scheme!r}")
     dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
     out: list[str] = []
@@ -225,3 +281,43 @@ def sentence_token_spans(prompt_tokens: Sequence[str]) -> list[tuple[int, int]]:
         if len(idx):
             out.append((int(idx[0]), int(idx[-1]) + 1))
     return out
+
+
+_GLYPHS = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def piece_labels(pieces: Sequence[str], scheme: str = "auto", tokenizer=None) -> list[str]:
+    """A readable label per token piece (salient-map ticks), for sentencepiece
+    ("▁the" -> "the", "<0x0A>" -> "\\n") and byte-level BPE ("Ġthe" -> "the",
+    "Ċ" -> "\\n", "Ã©" -> "é") alike: the token's decoded text, surrounding
+    spaces dropped; a blank token shows its whitespace as "\\n", "\\t" or "␣".
+    The pieces of one multi-byte character each show that character."""
+    if scheme == "auto":
+        scheme = detect_scheme(pieces, tokenizer)
+    text, spans = pieces_to_text(pieces, scheme)
+    out = []
+    for piece, (start, end) in zip(pieces, spans.tolist()):
+        raw = text[start:end]
+        if not raw:  # a lone dummy-prefix "▁": its own text
+            raw = _piece_bytes(piece, scheme)[0].decode("utf-8", errors="replace")
+        label = raw.strip()
+        if not label:
+            label = "".join(_GLYPHS.get(c, "␣") for c in raw) or piece
+        out.append(label)
+    return out
+
+
+def message_rows(prompt_tokens: Sequence[str], message: str, tokenizer=None) -> np.ndarray:
+    """(N,) bool: the tokens of the user's ``message`` inside a templated prompt
+    (system prompt, role markers and template text excluded): the tokens covering
+    the LAST occurrence of the message (stripped) in the decoded prompt. Raises
+    DataError when the message is not found there."""
+    text, spans = pieces_to_text(prompt_tokens, tokenizer=tokenizer)
+    needle = message.strip()
+    start = text.rfind(needle) if needle else -1
+    if start < 0:
+        raise DataError(f"the user's message {needle[:40]!r} cannot be located in the templated "
+                        "prompt tokens; use density_rows='all'")
+    mask = np.zeros(len(prompt_tokens), dtype=bool)
+    mask[tokens_in_range(text, spans, start, start + len(needle))] = True
+    return mask

@@ -18,6 +18,7 @@ directory (or of its nearest parent that has one; see
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -94,16 +95,94 @@ def _default_local_only() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _check_source(name: str, local_files_only: bool) -> None:
+# Tokenizer files: any one of these sets makes a loadable tokenizer.
+TOKENIZER_FILE_SETS = (("tokenizer.json",), ("tokenizer.model",), ("vocab.json", "merges.txt"),
+                       ("spiece.model",), ("sentencepiece.bpe.model",), ("vocab.txt",))
+# Files of a model folder that change a result besides the weights and config.json
+# (tokenizer, special tokens, chat template, generation defaults): all in the cache key.
+RESULT_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                "added_tokens.json", "tokenizer.model", "vocab.json", "merges.txt",
+                "spiece.model", "sentencepiece.bpe.model", "vocab.txt", "chat_template.jinja",
+                "chat_template.json", "generation_config.json")
+
+
+def _check_tokenizer_files(path: Path) -> None:
+    if any(all((path / f).is_file() for f in fs) for fs in TOKENIZER_FILE_SETS):
+        return
+    wanted = " or ".join(" + ".join(fs) for fs in TOKENIZER_FILE_SETS)
+    present = ", ".join(sorted(p.name for p in path.iterdir())) or "nothing"
+    raise ModelLoadError(f"model folder {path} has no tokenizer files (it needs {wanted}; it "
+                         f"holds {present}). Save the tokenizer beside the weights: "
+                         f"tokenizer.save_pretrained('{path}').")
+
+
+def _safetensors_problem(file: Path) -> str | None:
+    """Why ``file`` is not a complete safetensors file (None when its header and size agree)."""
+    size = file.stat().st_size
+    with open(file, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            return f"file truncated: {size} bytes, shorter than the 8-byte header length"
+        n = int.from_bytes(head, "little")
+        if n > size - 8:
+            return (f"incomplete safetensors header: it announces {n} header bytes, the file "
+                    f"has {size - 8} after the length (file truncated)")
+        try:
+            header = json.loads(f.read(n))
+        except ValueError:
+            return "unreadable safetensors header (not JSON): the file is corrupt"
+    ends = [t["data_offsets"][1] for k, t in header.items()
+            if k != "__metadata__" and isinstance(t, dict) and "data_offsets" in t]
+    want = 8 + n + max(ends, default=0)
+    if size < want:
+        return f"file truncated: {size} bytes, its header describes {want}"
+    return None
+
+
+def _check_weight_files(path: Path) -> None:
+    for file in sorted(path.glob("*.safetensors")):
+        problem = _safetensors_problem(file)
+        if problem:
+            raise ModelLoadError(f"cannot load model {path}: {file} is incomplete ({problem}). "
+                                 "Copy or download that file again, or re-save the model.")
+    index = path / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (ValueError, KeyError) as exc:
+            raise ModelLoadError(f"cannot load model {path}: {index} is unreadable "
+                                 f"({exc})") from exc
+        missing = sorted(s for s in shards if not (path / s).is_file())
+        if missing:
+            raise ModelLoadError(f"cannot load model {path}: shard(s) {missing} listed in "
+                                 f"{index.name} are missing")
+
+
+def _check_source(name: str, local_files_only: bool) -> bool:
+    """Check a local model folder before loading; True when ``name`` is a local path."""
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
             raise ModelLoadError(f"{path} has no config.json: not a saved Hugging Face model "
                                  "folder (save one with model.save_pretrained(path)).")
-        return
+        _check_tokenizer_files(path)
+        _check_weight_files(path)
+        return True
     if name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise ModelLoadError(f"model path {name} does not exist. Check the path, or pass a "
                              "hub id such as 'lmsys/vicuna-7b-v1.1'.")
+    return False
+
+
+def _load_hint(local_path: bool, local_only: bool) -> str:
+    if local_path:
+        return ("the folder's files are incomplete, corrupt or of another format (copy them "
+                "again, or re-save with save_pretrained)")
+    if local_only:
+        return ("it is not in the local Hugging Face cache and hub access is off "
+                "(local_files_only / HF_HUB_OFFLINE=1): download it first or pass a local "
+                "folder")
+    return "check the id / path and your network access to the Hugging Face hub"
 
 
 def load_model(name_or_path, *, local_files_only: bool | None = None,
@@ -113,25 +192,27 @@ def load_model(name_or_path, *, local_files_only: bool | None = None,
 
     The model is in eval mode, ``dtype``, on ``device``, with eager attention by
     default (needed by forward-mode attribution). ``local_files_only=None`` means
-    True iff ``HF_HUB_OFFLINE=1``. Raises ModelLoadError on any failure.
+    True iff ``HF_HUB_OFFLINE=1``. A local folder is checked first (config.json,
+    tokenizer files, complete safetensors files). Raises ModelLoadError on any
+    failure, leading with its cause.
     """
     import transformers as tf
 
     name = resolve_alias(name_or_path)
     local_only = _default_local_only() if local_files_only is None else bool(local_files_only)
-    _check_source(name, local_only)
+    local_path = _check_source(name, local_only)
     kw = dict(local_files_only=local_only, revision=revision)
     try:
         tokenizer = tf.AutoTokenizer.from_pretrained(name, **kw)
         model = tf.AutoModelForCausalLM.from_pretrained(
             name, dtype=dtype, attn_implementation=attn_implementation, **kw)
     except Exception as exc:  # noqa: BLE001 - every loader failure becomes one error
-        hint = ("it is not in the local Hugging Face cache and hub access is off "
-                "(local_files_only / HF_HUB_OFFLINE=1): download it first or pass a local "
-                "folder" if local_only else
-                "check the id / path and your network access to the Hugging Face hub")
-        raise ModelLoadError(f"cannot load model {name!r}: {hint}. ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+        cause = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        raise ModelLoadError(f"cannot load model {name!r}: {cause}. "
+                             f"({_load_hint(local_path, local_only)})") from exc
+    if len(tokenizer) < 2:
+        raise ModelLoadError(f"cannot load model {name!r}: its tokenizer has {len(tokenizer)} "
+                             "token(s); the tokenizer files are missing or empty")
     return model.to(device).eval(), tokenizer
 
 
@@ -157,19 +238,34 @@ def load_pair(model_pt, model_ft=None, *, local_files_only: bool | None = None,
     return m_pt, t_pt, m_ft, t_ft
 
 
+def _folder_files(name: str) -> dict:
+    """{file: SHA-256} of the :data:`RESULT_FILES` present in the local folder ``name``."""
+    from paperlib.core.io import sha256_file
+
+    folder = Path(name) if name else None
+    if folder is None or not folder.is_dir():
+        return {}
+    return {f: sha256_file(folder / f) for f in RESULT_FILES if (folder / f).is_file()}
+
+
 def model_fingerprint(model) -> dict:
     """A small JSON-able identity of a model for cache keys.
 
-    name_or_path, the hub commit hash when known, the config's hash, and a
-    SHA-256 over the weight files of a local folder (a hub snapshot: its commit
-    hash; an in-memory model: a checksum of the parameters).
+    name_or_path, the hub commit hash when known, the config's hash, the
+    generation config's hash, a SHA-256 over the weight files of a local folder
+    (a hub snapshot: its commit hash; an in-memory model: a checksum of the
+    parameters), and the SHA-256 of the folder's other :data:`RESULT_FILES`
+    (tokenizer, special tokens, chat template, generation_config.json).
     """
     from paperlib.core.io import param_key, sha256_file
 
     name = str(getattr(model.config, "_name_or_path", "") or "")
+    gen = getattr(model, "generation_config", None)
     fp = {"name_or_path": name,
           "commit": getattr(model.config, "_commit_hash", None),
-          "config": param_key(model.config.to_dict())}
+          "config": param_key(model.config.to_dict()),
+          "generation": param_key(gen.to_dict()) if gen is not None else None,
+          "files": _folder_files(name)}
     folder = Path(name)
     files = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")) \
         if name and folder.is_dir() else []
@@ -182,3 +278,22 @@ def model_fingerprint(model) -> dict:
             fp["weights"] = param_key({n: float(p.double().sum()) + float(p.double().abs().sum())
                                        for n, p in model.named_parameters()})
     return fp
+
+
+def tokenizer_fingerprint(tokenizer) -> dict:
+    """A JSON-able identity of a tokenizer for cache keys: its class, the SHA-256 of
+    its full state (a fast tokenizer's ``tokenizer.json`` text, else its vocabulary),
+    special and added tokens, chat template, and the SHA-256 of the
+    :data:`RESULT_FILES` of its folder. Editing any of them changes the key."""
+    from paperlib.core.io import param_key
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    state = backend.to_str() if backend is not None else tokenizer.get_vocab()
+    template = getattr(tokenizer, "chat_template", None)
+    return {"class": type(tokenizer).__name__,
+            "state": param_key({"state": state}),
+            "special": param_key({k: str(v) for k, v in tokenizer.special_tokens_map.items()}),
+            "added": param_key({str(k): int(v) for k, v in tokenizer.get_added_vocab().items()}),
+            "chat_template": param_key({"t": template}) if template else None,
+            "padding_side": getattr(tokenizer, "padding_side", None),
+            "files": _folder_files(str(getattr(tokenizer, "name_or_path", "") or ""))}

@@ -69,9 +69,10 @@ def describe_request(model_pt, model_ft=None) -> str:
     if model_ft is None:
         entry = model_aliases().get(str(model_pt), {})
         if "pt" in entry:
-            return f"alias {model_pt!r} (pre-trained {entry['pt']}, tuned {entry['ft']})"
-        return f"{model_pt!r} (no tuned model given)"
-    return f"pre-trained {str(model_pt)!r}, tuned {str(model_ft)!r}"
+            return (f"alias {model_pt!r} (pre-trained {short_source(entry['pt'])}, "
+                    f"tuned {short_source(entry['ft'])})")
+        return f"{short_source(model_pt)!r} (no tuned model given)"
+    return f"pre-trained {short_source(model_pt)!r}, tuned {short_source(model_ft)!r}"
 
 
 @torch.no_grad()
@@ -90,8 +91,28 @@ def perturbed_copy(model: torch.nn.Module, noise: float = FALLBACK_NOISE, seed: 
     return out.eval()
 
 
+def short_source(source) -> str:
+    """A model source as a page may show it: a folder under the models folder as its
+    relative name with spaces ("organism ft"), another local folder as its last two
+    parts ("checkpoints/ft"), anything else (a hub id) unchanged. Pages never show
+    the absolute path of the machine that built them."""
+    from pathlib import Path
+
+    from paperlib.core.paths import models_dir
+
+    text = str(source)
+    path = Path(text).expanduser()
+    if not path.is_absolute() or not path.exists():
+        return text
+    try:
+        return " ".join(path.resolve().relative_to(models_dir().resolve()).parts)
+    except ValueError:
+        return "/".join(path.parts[-2:])
+
+
 def _source(model) -> str:
-    return str(getattr(model.config, "_name_or_path", "") or "(in memory)")
+    name = getattr(model.config, "_name_or_path", "")
+    return short_source(name) if name else "(in memory)"
 
 
 def model_summary(model, tokenizer) -> dict:

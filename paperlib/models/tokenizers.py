@@ -1,4 +1,5 @@
-"""LLaMA-style byte-fallback BPE tokenizer, trained with ``tokenizers`` (the organism pair and the random stand-in pair use it).
+"""LLaMA-style byte-fallback BPE tokenizer, trained with ``tokenizers`` (the organism pair and the random stand-in pair use it),
+and a GPT-2-style byte-level BPE (:func:`train_bytelevel_tokenizer`, for tests of byte-level models).
 
 Layout copies the released LLaMA SentencePiece model: id 0 ``<unk>``, 1 ``<s>``,
 2 ``</s>``, 3..258 the byte pieces ``<0x00>``..``<0xFF>``, then BPE pieces in
@@ -100,3 +101,38 @@ def load_tokenizer(folder: str | Path):
     if not (folder / "tokenizer.json").exists():
         raise ModelLoadError(f"no tokenizer.json in {folder}")
     return PreTrainedTokenizerFast.from_pretrained(str(folder), local_files_only=True)
+
+
+CHATML_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+CHATML_TEMPLATE = (  # SmolLM-style ChatML with a default system prompt
+    "{% for m in messages %}{% if loop.first and m['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful AI assistant named Tiny, trained by paperlib"
+    "<|im_end|>\n{% endif %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def train_bytelevel_tokenizer(texts: Iterable[str], vocab_size: int = 400,
+                              chat_template: bool = True):
+    """GPT-2-style byte-level BPE ("Ġ" = space, "Ċ" = newline, every byte a piece)
+    trained on ``texts``: a ``PreTrainedTokenizerFast`` with specials
+    ``<|endoftext|>`` (id 0, BOS / EOS / pad), ``<|im_start|>``, ``<|im_end|>`` and,
+    with ``chat_template``, a ChatML template that adds a system prompt. No BOS is
+    added to encoded text (as GPT-2). Deterministic for a fixed input order."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    if not isinstance(vocab_size, int) or not 256 + len(CHATML_SPECIALS) <= vocab_size <= 65536:
+        raise ParameterError(f"vocab_size={vocab_size!r} is out of range [259, 65536]")
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=CHATML_SPECIALS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(list(texts), trainer=trainer)
+    out = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>",
+                                  eos_token="<|endoftext|>", pad_token="<|endoftext|>",
+                                  additional_special_tokens=CHATML_SPECIALS[1:])
+    if chat_template:
+        out.chat_template = CHATML_TEMPLATE
+    return out

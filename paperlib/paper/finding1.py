@@ -33,11 +33,11 @@ import numpy as np
 import pandas as pd
 
 from paperlib.measures.align import instruction_mask, sentence_token_spans
-from paperlib.paper.data import DATASETS, dataset_of, load_case_set, load_prompts, load_ratings
+from paperlib.paper.data import (DATASETS, case_set_path, dataset_of, load_case_set,
+                                 load_prompts, load_ratings)
 from paperlib.measures.density import apply_cutoff, density, instruction_score, normalise, segment_shares
 from paperlib.core.errors import ParameterError, UnknownCaseError, check_range
-from paperlib.core.io import atomic_write_text
-from paperlib.core.paths import results_dir
+from paperlib.core.results import file_provenance, write_result
 from paperlib.measures.stats import compare_groups, hedges_g, welch_test
 
 PAPER_TABLE1 = {  # Vicuna, followed vs unfollowed (p: one-sided, unfollowed < followed)
@@ -70,6 +70,9 @@ def _roles(models: Mapping[str, str] | None) -> dict[str, str]:
 def _check(b, p, L, mode, min_response=0):
     check_range("L", L, 1, None)
     check_range("b", b, 0, L)
+    if b >= L:
+        raise ParameterError(f"b={b} cuts every value of S (integers 0..L={L}): every score "
+                             f"would be 0; choose 0 <= b < {L}")
     check_range("p", p, 1, None, allow_inf=True)
     check_range("min_response", min_response, 0, None)
     if mode not in ("subtract", "threshold"):
@@ -129,6 +132,26 @@ def scores(model: str = "vicuna", b: float = 7, p: float = 4, L: int = 10,
     return _scores_cached(_source_key(model, source), b, float(p), L, mode).copy()
 
 
+def _compare(x, y, names, n_boot, seed, b, p, ds):
+    """compare_groups; two constant groups (no effect size) raise an error naming b, p
+    and the data set."""
+    if len(x) > 1 and len(y) > 1 and np.ptp(x) == 0 and np.ptp(y) == 0:
+        raise ParameterError(f"b={b}, p={p}: both groups of {ds} are constant (every score "
+                             f"{float(x[0]):g} vs {float(y[0]):g}), so they cannot be compared: "
+                             "choose a smaller b")
+    return compare_groups(x, y, "less", names, n_boot, seed)
+
+
+def _made_with(df: pd.DataFrame, source, models, **params) -> pd.DataFrame:
+    """Record the parameters of a result table in ``df.attrs`` (read by :func:`write_csv`)."""
+    if isinstance(source, Mapping):
+        source = {k: str(v) for k, v in source.items()}
+    df.attrs["parameters"] = {**params, "source": None if source is None else
+                              (source if isinstance(source, dict) else str(source)),
+                              "models": _roles(models)}
+    return df
+
+
 def _delta(ours: float, paper: float | None) -> float:
     return float("nan") if paper is None else ours - paper
 
@@ -175,7 +198,7 @@ def table1(b: float = 7, p: float = 4, L: int = 10, min_response: int = 5,
     groups = table1_groups(b, p, L, min_response, mode, source, models)
     rows = []
     for ds, (unf, fol) in groups.items():
-        c = compare_groups(unf, fol, "less", ("unfollowed", "followed"), n_boot, seed)
+        c = _compare(unf, fol, ("unfollowed", "followed"), n_boot, seed, b, p, ds)
         paper = PAPER_TABLE1[ds] if source is None else {}
         rows.append(dict(
             dataset=ds, followed_mean=c.mean_y, followed_std=c.std_y,
@@ -188,7 +211,8 @@ def table1(b: float = 7, p: float = 4, L: int = 10, min_response: int = 5,
             ci_low=c.ci_low, ci_high=c.ci_high, effect_size=c.effect_size,
             t_statistic=c.t_statistic, null_hypothesis=c.null_hypothesis,
             model=_roles(models)["tuned"]))
-    return pd.DataFrame(rows)
+    return _made_with(pd.DataFrame(rows), source, models, b=b, p=p, L=L, mode=mode,
+                      min_response=min_response, n_boot=n_boot, seed=seed)
 
 
 def table2(b: float = 7, p: float = 4, L: int = 10, min_response: int = 5,
@@ -202,7 +226,7 @@ def table2(b: float = 7, p: float = 4, L: int = 10, min_response: int = 5,
     roles = _roles(models)
     rows = []
     for ds, (base, tuned) in table2_groups(b, p, L, min_response, mode, source, models).items():
-        c = compare_groups(base, tuned, "less", ("llama", "vicuna"), n_boot, seed)
+        c = _compare(base, tuned, ("llama", "vicuna"), n_boot, seed, b, p, ds)
         paper = PAPER_TABLE2[ds] if source is None else {}
         rows.append(dict(
             dataset=ds, vicuna_mean=c.mean_y, vicuna_std=c.std_y, llama_mean=c.mean_x,
@@ -214,7 +238,8 @@ def table2(b: float = 7, p: float = 4, L: int = 10, min_response: int = 5,
             ci_low=c.ci_low, ci_high=c.ci_high, effect_size=c.effect_size,
             t_statistic=c.t_statistic, null_hypothesis=c.null_hypothesis,
             tuned_model=roles["tuned"], base_model=roles["base"]))
-    return pd.DataFrame(rows)
+    return _made_with(pd.DataFrame(rows), source, models, b=b, p=p, L=L, mode=mode,
+                      min_response=min_response, n_boot=n_boot, seed=seed)
 
 
 def fig6(b: float = 7, p: float = 4, L: int = 10, mode: str = "threshold",
@@ -242,7 +267,8 @@ def fig6(b: float = 7, p: float = 4, L: int = 10, mode: str = "threshold",
             prof = allrows.mean(axis=0) if len(allrows) else np.full(n_segments, np.nan)
             rows += [dict(dataset=ds, model=model, segment=k + 1, share=float(prof[k]),
                           n_sentences=len(allrows)) for k in range(n_segments)]
-    return pd.DataFrame(rows)
+    return _made_with(pd.DataFrame(rows), source, models, b=b, p=p, L=L, mode=mode,
+                      min_response=min_response, n_segments=n_segments)
 
 
 def _grid_rows(table: str, groups: dict, b, p) -> list[dict]:
@@ -299,17 +325,29 @@ CSV_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def write_csv(df: pd.DataFrame, name: str):
-    """Write ``df`` to ``results/<name>.csv`` atomically (header row, no index).
+def write_csv(df: pd.DataFrame, name: str, parameters: dict | None = None):
+    """Write ``df`` as result ``name`` with the parameters it was computed with
+    (``parameters``, else those :func:`table1` / :func:`table2` / :func:`fig6` left in
+    ``df.attrs``): ``results/<name>/<b.., p.., ...>/<name>.csv`` plus a sidecar
+    ``<name>.json`` (parameters, SHA-256 and model fingerprints of the case sets,
+    package version), both atomic; ``results/<name>.csv`` leads to the latest run
+    (:func:`paperlib.core.results.write_result`). Returns the CSV path.
 
     For the names in :data:`CSV_COLUMNS` exactly those columns are written, in
     that order (extra columns of ``df`` stay in the notebook display only).
     """
-    if not name or "/" in name or "\\" in name or name.startswith("."):
-        raise ParameterError(f"name must be a plain file stem, got {name!r}")
+    params = parameters if parameters is not None else df.attrs.get("parameters")
+    if not params:
+        raise ParameterError(f"{name}.csv: give the parameters the table was computed with "
+                             "(parameters=..., or a table made by table1 / table2 / fig6)")
     if name in CSV_COLUMNS:
         missing = [c for c in CSV_COLUMNS[name] if c not in df.columns]
         if missing:
             raise ParameterError(f"{name}.csv needs columns {missing}, absent from the table")
         df = df.loc[:, list(CSV_COLUMNS[name])]
-    return atomic_write_text(results_dir() / f"{name}.csv", df.to_csv(index=False))
+    inputs = {}
+    if "models" in params:
+        source = params.get("source")
+        for model in dict(params["models"]).values():
+            inputs[model] = file_provenance(case_set_path(model, source))
+    return write_result(name, df.to_csv(index=False), params, provenance={"case_sets": inputs})

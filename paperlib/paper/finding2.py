@@ -226,3 +226,99 @@ def table3_comparison(ours, n_layers: int):
                      "paper: instruct higher": bool(p["instruct_mean"] > p["general_mean"]),
                      "p (paper)": p["p_value"]})
     return pd.DataFrame(rows), same
+
+
+# ---- verdict against controls (paperlib.paper.contrasts) -------------------------------
+
+GRADED_ORDER = ("changed", "rbo_change")  # the verdict's measure: the first not saturated
+
+
+def verdict_measure(fig2c) -> tuple[str, bool]:
+    """(measure, saturated): the first of :data:`GRADED_ORDER` whose base -> tuned values
+    are not saturated (:func:`paperlib.paper.verdicts.is_saturated`); the last one and
+    True when all are."""
+    from paperlib.paper.contrasts import TUNING
+    from paperlib.paper.verdicts import is_saturated
+
+    tuned = fig2c[fig2c.contrast == TUNING.key]
+    for m in GRADED_ORDER:
+        if not is_saturated(tuned[m]):
+            return m, False
+    return GRADED_ORDER[-1], True
+
+
+def fig2_parts(units, fig2c, groups, measure: str, saturated: bool, alpha: float = 0.05) -> list:
+    """Two verdicts (:func:`paperlib.paper.verdicts.beyond_controls`) on ``measure``:
+    the heads of the last group change (paper: over 35%), and the change rises from
+    the first to the last group; each against the control contrasts present."""
+    from paperlib.core.errors import check_range
+    from paperlib.paper import contrasts as C
+    from paperlib.paper.verdicts import CANNOT, ControlCheck, Verdict, beyond_controls
+
+    check_range("alpha", alpha, 0.0, 1.0)
+    present = [c for c in C.CONTROLS if c.key in set(units["contrast"])]
+    mean = lambda key, label: float(fig2c[(fig2c.contrast == key) & (fig2c.layers == label)][measure].iloc[0])
+    first, last = groups[0][0], groups[-1][0]
+    tests = C.fig2_tests(units, groups[-1:], measure).iloc[0]
+    last_part = beyond_controls(
+        what=f"heads' pair change ({measure}) in layers {last}", paper=PAPER_CHANGED_LAST,
+        ours=mean(C.TUNING.key, last), alpha=alpha, saturated=saturated,
+        paper_text="over 35% of a head's pairs changed in the last layers",
+        controls=[ControlCheck(c.label, mean(c.key, last), tests[f"p vs {c.key}"]) for c in present])
+    if len(groups) < 2:
+        return [last_part, Verdict(CANNOT, "rise with depth: one layer group only.")]
+    rise = lambda key: mean(key, last) - mean(key, first)
+    _, p_rise = C.rise_check(units, groups, measure)
+    rise_part = beyond_controls(
+        what=f"rise of the pair change ({measure}) from layers {first} to {last}", paper=1.0,
+        ours=rise(C.TUNING.key), p_value=p_rise, alpha=alpha, saturated=saturated,
+        paper_text="rises with depth",
+        controls=[ControlCheck(c.label, rise(c.key), C.rise_check(units, groups, measure, c)[1])
+                  for c in present])
+    return [last_part, rise_part]
+
+
+def table3_parts(t3c, n_layers: int, alpha: float = 0.05) -> list:
+    """One verdict per lower-half group: instruction minus general verb share (pp) of
+    base -> tuned, Welch p, against the paper's difference at the same depth and the
+    control contrasts present in ``t3c`` (:func:`paperlib.paper.contrasts.table3_contrasts`)."""
+    from paperlib.core.errors import check_range
+    from paperlib.paper import contrasts as C
+    from paperlib.paper.verdicts import ControlCheck, beyond_controls
+
+    check_range("alpha", alpha, 0.0, 1.0)
+    paper = paper_table3()
+    out = []
+    for _, r in t3c.iterrows():
+        if int(r["layers"].split("-")[0]) > n_layers / 2:
+            continue
+        p = paper.iloc[_depth_group(r["layers"], n_layers)]
+        checks = [ControlCheck(c.label, r[f"{c.label}: Δ pp"], r[f"p vs {c.key}"])
+                  for c in C.CONTROLS if f"p vs {c.key}" in r]
+        out.append(beyond_controls(
+            what=f"instruction minus general verbs, layers {r['layers']} (pp)",
+            paper=p["instruct_mean"] - p["general_mean"], ours=r[f"{C.TUNING.label}: Δ pp"],
+            p_value=r[f"{C.TUNING.label}: p"], alpha=alpha, controls=checks))
+    return out
+
+
+def attention_of_models(models: dict, layers, *, K: int, max_pairs: int, vocab_size, similarity,
+                        tables: dict | None = None) -> dict:
+    """{role: {layer: AttentionPairs}} for every (model, tokenizer) of ``models`` {role: ...}
+    (e.g. the control models beside a pair). Candidate words: the ``vocab_size`` most
+    frequent ShareGPT words each tokenizer can spell; the similarity table of a word
+    list is taken from ``tables`` {words: SimilarityTable} when there, else built with
+    ``similarity.table(words)`` (a :class:`paperlib.words.similarity.WordSimilarity`)."""
+    from paperlib.explainers.attention_pairs import AttentionPairsExplainer
+    from paperlib.models import canonical_view
+    from paperlib.words.vocab import word_index
+
+    tables = dict(tables or {})
+    out = {}
+    for role, (model, tok) in models.items():
+        idx = word_index(tok, vocab_size)
+        if idx.words not in tables:
+            tables[idx.words] = similarity.table(idx.words)
+        out[role] = AttentionPairsExplainer(canonical_view(model), words=idx, sim=tables[idx.words],
+                                            K=K, max_pairs=max_pairs)(layers)
+    return out

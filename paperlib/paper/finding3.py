@@ -70,16 +70,23 @@ def pair_dims(pair) -> tuple[int, int]:
     return min(v.n_layers for v in views), min(v.d_model for v in views)
 
 
-def concepts_of_pair(pair, layers, R: int, K: int, vocab_size: int | None = 3000) -> dict:
-    """{name: {layer: FFNConcepts}} of both models (full spectrum kept for Fig 8).
+def concepts_of_pair(pair, layers, R: int, K: int, vocab_size: int | None = 3000,
+                     controls: dict | None = None) -> dict:
+    """{name: {layer: FFNConcepts}} of both models (full spectrum kept for Fig 8), and of
+    the ``controls`` {role: (model, tokenizer)} when given (keys are their roles).
     R must already be capped by D and K by the number of candidate words."""
+    return concepts_of_models({**{n: pair.model(n) for n in NAMES}, **(controls or {})},
+                              layers, R, K, vocab_size)
+
+
+def concepts_of_models(models: dict, layers, R: int, K: int, vocab_size: int | None = 3000) -> dict:
+    """{role: {layer: FFNConcepts}} of every (model, tokenizer) in ``models`` {role: ...}."""
     from paperlib.explainers.ffn_concepts import FFNConceptsExplainer
     from paperlib.words.vocab import word_index
     from paperlib.models import canonical_view
 
     out = {}
-    for n in NAMES:
-        model, tok = pair.model(n)
+    for n, (model, tok) in models.items():
         ex = FFNConceptsExplainer(canonical_view(model), words=word_index(tok, vocab_size),
                                   R=R, K=K, full_spectrum=True)
         out[n] = ex(layers)
@@ -149,14 +156,15 @@ def _annotate_unique(annotator, lists: list, seeds: list) -> dict:
 def annotate_concepts(concepts: dict, annotator, seeds=(0,)):
     """The annotation table: one row per (model, layer, rank, seed).
 
-    concepts: {name: {layer: FFNConcepts}}. Columns :data:`ANNOTATION_COLUMNS`:
+    concepts: {name: {layer: FFNConcepts}} (names "pt", "ft", or any model roles, in
+    the dict's order). Columns :data:`ANNOTATION_COLUMNS`:
     layer 0-based, rank 1-based, words = tuple of the K words, level "" when not
     describable, one bool column per task, evidence = the annotation's dict.
     """
     import pandas as pd
 
     seeds = resolve_seeds(list(seeds))
-    keys = [(n, l, r, tuple(c.words_of(r))) for n in NAMES for l, c in sorted(concepts[n].items())
+    keys = [(n, l, r, tuple(c.words_of(r))) for n in concepts for l, c in sorted(concepts[n].items())
             for r in range(c.components.shape[0])]
     if not keys:
         raise ParameterError("no concept to annotate (no layer explained)")
@@ -294,3 +302,30 @@ def table5_comparison(t5):
                      f"{_direction(r.diff_pp)}"
                      f" / {'yes' if p.tuned_mean > p.pt_mean else 'no'}"})
     return pd.DataFrame(rows)
+
+
+# ---- verdict against controls (paperlib.paper.contrasts) -------------------------------
+
+USER_TASKS = ("writing", "coding", "math")  # the paper: these shares rise after tuning
+
+
+def table5_parts(t5c, alpha: float = 0.05) -> list:
+    """One verdict per user task (writing, coding, math): its share change (pp) base ->
+    tuned with the two-proportion p, against the paper's change and the control
+    contrasts present in ``t5c`` (:func:`paperlib.paper.contrasts.table5_contrasts`)."""
+    from paperlib.core.errors import check_range
+    from paperlib.paper import contrasts as C
+    from paperlib.paper.verdicts import ControlCheck, beyond_controls
+
+    check_range("alpha", alpha, 0.0, 1.0)
+    paper = paper_table5().set_index("item")
+    out = []
+    for _, r in t5c.set_index("item").loc[list(USER_TASKS)].reset_index().iterrows():
+        p = paper.loc[r["item"]]
+        checks = [ControlCheck(c.label, r[f"{c.label}: Δ pp"], r[f"p vs {c.key}"])
+                  for c in C.CONTROLS if f"p vs {c.key}" in r]
+        out.append(beyond_controls(
+            what=f"{r['item']} share change (pp)", paper=p["tuned_mean"] - p["pt_mean"],
+            ours=r[f"{C.TUNING.label}: Δ pp"], p_value=r["tuning: two-proportion p"],
+            alpha=alpha, controls=checks))
+    return out

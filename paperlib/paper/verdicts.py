@@ -67,24 +67,38 @@ def is_saturated(values: Iterable[float], ceiling: float = 1.0, tol: float = 0.0
     return bool(vals) and all(abs(ceiling - v) <= tol for v in vals)
 
 
+def _screen(what: str, paper: float, ours: float, p_value, paper_text, no_change_tol: float,
+            saturated: bool) -> tuple[Verdict | None, str]:
+    """Rules 1-3 shared by every effect verdict: (the verdict if one of them fires,
+    else None; the sentence's numbers)."""
+    paper_str = paper_text if paper_text is not None else _fmt(paper)
+    if _missing(ours) or _missing(paper):
+        return Verdict(CANNOT, f"{what}: no measurement (ours {_fmt(ours)}, paper {paper_str})."), ""
+    if saturated:
+        return Verdict(CANNOT, f"{what}: the measure is saturated (near its ceiling everywhere), "
+                               f"so it cannot show the paper's effect (ours {_fmt(ours)})."), ""
+    p_txt = "" if _missing(p_value) else f", p = {_fmt(p_value)}"
+    nums = f"ours {_fmt(ours)}{p_txt}; paper {paper_str}"
+    if abs(ours) <= no_change_tol:
+        return Verdict(NO_CHANGE, f"{what} is zero ({nums}): the two models do not differ here."), nums
+    return None, nums
+
+
 def effect_verdict(*, what: str, paper: float, ours: float, p_value: float | None = None,
                    alpha: float = 0.05, exact_tol: float | None = None,
-                   no_change_tol: float = 1e-12, saturated: bool = False) -> Verdict:
+                   no_change_tol: float = 1e-12, saturated: bool = False,
+                   paper_text: str | None = None) -> Verdict:
     """The verdict for one signed effect (positive = the paper's claim).
 
     ``what`` names the effect in the sentence ("followed minus unfollowed mean
     instruction score"). ``exact_tol`` (None: never "exact") is the tolerance on
     ``|ours - paper|`` within which the paper's number is reproduced exactly.
+    ``paper_text`` replaces the paper's number in the sentence when the paper gives
+    a direction rather than a value (then pass ``paper=1.0`` or ``-1.0``).
     """
-    if _missing(ours) or _missing(paper):
-        return Verdict(CANNOT, f"{what}: no measurement (ours {_fmt(ours)}, paper {_fmt(paper)}).")
-    if saturated:
-        return Verdict(CANNOT, f"{what}: the measure is saturated (near its ceiling everywhere), "
-                               f"so it cannot show the paper's effect (ours {_fmt(ours)}).")
-    p_txt = "" if _missing(p_value) else f", p = {_fmt(p_value)}"
-    nums = f"ours {_fmt(ours)}{p_txt}; paper {_fmt(paper)}"
-    if abs(ours) <= no_change_tol:
-        return Verdict(NO_CHANGE, f"{what} is zero ({nums}): the two models do not differ here.")
+    early, nums = _screen(what, paper, ours, p_value, paper_text, no_change_tol, saturated)
+    if early is not None:
+        return early
     if exact_tol is not None and abs(ours - paper) <= exact_tol:
         return Verdict(EXACT, f"{what} equals the paper's within {exact_tol:g} ({nums}).")
     same_sign = (ours > 0) == (paper > 0)
@@ -122,3 +136,67 @@ def combine(parts: Sequence[Verdict], what: str) -> Verdict:
     if all(lab in (CANNOT, NO_CHANGE) for lab in labels):
         return Verdict(CANNOT, f"{what}: no part could be judged. {detail}")
     return Verdict(NOT_SEEN, f"{what}: no part points the paper's way. {detail}")
+
+
+# ---- controls: is a change specific to instruction tuning? -----------------------------
+#
+# With control models (continued pre-training of the base; the tuning repeated with
+# another seed) a change base -> tuned counts as *instruction-specific* only where it
+# exceeds what each control contrast changes, by a stated one-sided test whose
+# p-value is given per control (:class:`ControlCheck`). Rules of
+# :func:`beyond_controls`, in order:
+#
+# 1. missing measurement, or saturated measure              -> cannot be judged
+# 2. our effect zero within no_change_tol (a self-comparison) -> no change
+# 3. our effect against the paper, or not significant         -> not seen on this pair
+# 4. no control given                                         -> the paper's single-contrast
+#                                                                verdict, "no control was given"
+# 5. every control exceeded (its p < alpha)                   -> reproduced in direction
+#                                                                ("instruction-specific")
+# 6. some control not exceeded (or its test missing)          -> not seen on this pair
+#                                                                ("not specific to instruction tuning")
+
+SPECIFIC = "instruction-specific"
+
+
+@dataclass(frozen=True)
+class ControlCheck:
+    """One control contrast of a claim: its name ("base → continued pre-training"),
+    its effect on the same measure (signed like ours), and the one-sided p-value
+    of the test "our effect exceeds this control's" (None: no test was possible)."""
+
+    name: str
+    effect: float
+    p_value: float | None
+
+
+def control_passed(check: ControlCheck, alpha: float = 0.05) -> bool:
+    """True when the control's test rejects "our effect does not exceed it" at ``alpha``."""
+    return not _missing(check.p_value) and check.p_value < alpha
+
+
+def beyond_controls(*, what: str, paper: float, ours: float, controls: Sequence[ControlCheck] = (),
+                    p_value: float | None = None, alpha: float = 0.05, paper_text: str | None = None,
+                    no_change_tol: float = 1e-12, saturated: bool = False) -> Verdict:
+    """Verdict for one signed effect (positive = the paper's claim) judged against
+    control contrasts (rules above). ``paper_text`` replaces the paper's number in the
+    sentence when the paper gives a direction rather than a value."""
+    early, nums = _screen(what, paper, ours, p_value, paper_text, no_change_tol, saturated)
+    if early is not None:
+        return early
+    if (ours > 0) != (paper > 0):
+        return Verdict(NOT_SEEN, f"{what} goes against the paper ({nums}).")
+    if not (_missing(p_value) or p_value < alpha):
+        return Verdict(NOT_SEEN, f"{what} points the paper's way but is not significant at "
+                                 f"α = {alpha:g} ({nums}).")
+    if not controls:
+        return Verdict(DIRECTION, f"{what} points the paper's way ({nums}); no control was "
+                                  "given, so whether it is specific to instruction tuning is unknown.")
+    detail = "; ".join(f"{c.name}: {_fmt(c.effect)} (p = {_fmt(c.p_value)})" for c in controls)
+    failed = [c.name for c in controls if not control_passed(c, alpha)]
+    if not failed:
+        return Verdict(DIRECTION, f"{what} points the paper's way ({nums}) and exceeds every "
+                                  f"control at α = {alpha:g} ({detail}): {SPECIFIC}.")
+    return Verdict(NOT_SEEN, f"{what} points the paper's way ({nums}) but does not exceed "
+                             f"{', '.join(failed)} at α = {alpha:g} ({detail}): not specific to "
+                             "instruction tuning.")

@@ -145,12 +145,23 @@ class WordSimilarity:
             params = {"backend": backend, "words": words_hash(words),
                       "reference": words_hash(reference), "z": z}
             data = ResultCache("similarity", cache_root).get_or_compute(
-                params, compute, save_npz, load_npz, ext="npz")
+                params, compute, save_npz, lambda path: _checked_entry(path, len(words)),
+                ext="npz")
         else:
             data = compute()
         return SimilarityTable(words, torch.as_tensor(data["vectors"]),
                                torch.as_tensor(data["thresholds"]),
                                torch.as_tensor(data["known"]), self.name)
+
+
+def _checked_entry(path, n_words: int) -> dict:
+    """A cached similarity table; KeyError / ValueError when a part is missing or of
+    the wrong length (the cache then moves the entry aside and recomputes it)."""
+    data = load_npz(path)
+    for key in ("vectors", "thresholds", "known"):
+        if len(data[key]) != n_words:
+            raise ValueError(f"{key} has {len(data[key])} rows, expected {n_words}")
+    return data
 
 
 class DictSimilarity(WordSimilarity):
