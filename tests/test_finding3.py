@@ -222,7 +222,7 @@ def test_examples_browser_and_html(ann):
     assert "<i>Cannot Tell</i>" in page and "words beginning with sub-" in page
     box = r3.concept_browser(ann, top=2)
     assert box.dropdown.options == ("layer 1", "layer 2") and len(box.stack.children) == 2
-    assert "flex" in r3.side_by_side({"a": ex, "b": ex})
+    assert r3.side_by_side({"a": ex, "b": ex}).count("pl-stacked") == 2
 
 
 def test_conclusion_built_from_results(ann):

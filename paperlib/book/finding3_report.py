@@ -157,10 +157,11 @@ def concept_browser(ann, top: int = 40):
 
 
 def side_by_side(frames: dict) -> str:
-    """HTML: the DataFrames of ``frames`` {title: DataFrame} next to each other."""
-    parts = "".join(f"<div style='flex:1;min-width:0'><b>{html.escape(t)}</b>"
+    """HTML: the DataFrames of ``frames`` {title: DataFrame}, one under the other (two
+    word-list tables side by side do not fit the book's column)."""
+    parts = "".join(f"<div class='pl-stacked'><b>{html.escape(t)}</b>"
                     f"{f.to_html(index=False)}</div>" for t, f in frames.items())
-    return f"<div style='display:flex;gap:1em;font-size:85%'>{parts}</div>"
+    return f"<div class='pl-stack'>{parts}</div>"
 
 
 def _verdict(t5, alpha: float) -> tuple[list, list, bool]:
