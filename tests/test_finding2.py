@@ -269,8 +269,8 @@ def test_notebook_defaults(default_run):
     assert "K = 100" in _text(nb, "setup") and "3000 candidate words" in _text(nb, "setup")
     assert "Table 4 · top 10 head-level pairs, layer 1" in _text(nb, "examples")
     assert "paper's direction" in _text(nb, "conclusion")
-    assert any("image/png" in o.get("data", {}) for c in nb["cells"]
-               for o in c.get("outputs", []))
+    assert any({"image/png", "image/svg+xml"} & set(o.get("data", {})) for c in nb["cells"]
+               for o in c.get("outputs", []))  # the book's figures are SVG
     assert nb["metadata"].get("widgets")  # browser state saved for the static page
 
 
