@@ -39,7 +39,9 @@ from paperlib.core.errors import DataError, ParameterError
 from paperlib.core.io import atomic_write_text
 from paperlib.models.tokenizers import load_tokenizer
 
-from organism.data import PairBatcher, encode_stream, lm_batch, load_pairs, load_stream
+from organism.data import (PairBatcher, encode_stream, lm_batch, load_pairs, load_stream,
+                          write_prompt_template)
+from organism.make_instructions import write_instruction_verbs
 from organism.pipeline import Layout, read_paragraphs
 from organism.train import TrainConfig, train
 from organism.train_organism import FT_DEFAULTS
@@ -172,9 +174,9 @@ def export_control(lay: Layout, name: str, dtype: str = "bfloat16") -> dict:
     log = (run / "log.jsonl").read_text()
     atomic_write_text(folder / "training_log.jsonl", log)
     atomic_write_text(folder / "run.json", json.dumps(meta, indent=1) + "\n")
-    verbs = lay.models / TUNED / "instruction_verbs.json"
-    if name.startswith("ft") and verbs.is_file():  # same templates as the first tuning
-        atomic_write_text(folder / verbs.name, verbs.read_text())
+    if name.startswith("ft"):  # tuned like the first tuning: same templates, same prompt format
+        write_instruction_verbs(folder)
+        write_prompt_template(folder)
     return {"folder": str(folder), "weights_bytes": sum(f.stat().st_size for f in folder.glob("*.safetensors"))}
 
 

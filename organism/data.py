@@ -15,15 +15,35 @@ import numpy as np
 import torch
 
 from paperlib.core.errors import DataError, ParameterError
-from paperlib.core.io import atomic_path
+from paperlib.core.io import atomic_path, atomic_write_text
 
 PROMPT_TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:\n"
+#: File beside a tuned model that tells paperlib how to prompt it.
+TEMPLATE_FILE = "prompt_template.json"
 IGNORE = -100
 
 
 def format_prompt(instruction: str) -> str:
     """The prompt the models see for one instruction (ends with a newline)."""
     return PROMPT_TEMPLATE.format(instruction=instruction.strip())
+
+
+def write_prompt_template(folder) -> Path:
+    """Write ``<folder>/prompt_template.json``: the prompt format a tuned model was
+    trained with, read by ``paperlib.paper.organism_cases.prompt_template`` so that the
+    book prompts the model the way it was tuned."""
+    from organism.evaluate import RESPONSE_CUT
+
+
+    doc = {"template": PROMPT_TEMPLATE, "instruction_field": "instruction", "input_field": "item",
+           "strip_instruction": True, "response_cut": RESPONSE_CUT,
+           "description": ("Prompt format of the organism pair (organism.data.PROMPT_TEMPLATE): the "
+                           "instruction text is inserted stripped; the held-out pairs' field 'item' is the "
+                           "input item inside the instruction (the word, number or function name the "
+                           "instruction is about); before scoring, a response is cut at the first match "
+                           "of the regular expression response_cut (a blank line or the next '###', "
+                           "organism.evaluate.clean_response).")}
+    return atomic_write_text(Path(folder) / TEMPLATE_FILE, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
 
 
 def encode_stream(tokenizer, paragraphs: Iterable[str], out: str | Path, chunk: int = 4096) -> int:

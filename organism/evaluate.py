@@ -28,6 +28,9 @@ from typing import Iterable
 
 from paperlib.core.errors import ParameterError
 
+#: Where a generated response ends: a blank line or the next '###' header.
+RESPONSE_CUT = r"\n\s*\n|###"
+
 TASK_METRIC = {"define": "keyword", "use": "uses_word", "synonym": "exact", "antonym": "exact",
                "python_function": "keyword", "python_module": "keyword", "shell_command": "keyword",
                "c_function": "keyword", "arithmetic": "number", "word_problem": "number",
@@ -144,7 +147,7 @@ def score(pair: dict, response: str) -> bool:
 
 def clean_response(text: str) -> str:
     """Cut a generated continuation at a blank line or the next '###' header."""
-    return re.split(r"\n\s*\n|###", text, maxsplit=1)[0].strip()
+    return re.split(RESPONSE_CUT, text, maxsplit=1)[0].strip()
 
 
 def generate(model, tokenizer, instructions: list[str], max_new_tokens: int = 48,

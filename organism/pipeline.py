@@ -130,7 +130,9 @@ def step_finetune(lay: Layout, cfg: TrainConfig, batch: int, max_len: int,
 
 def step_export(lay: Layout, dtype: str = "bfloat16") -> dict:
     """Write ``models/{pt,ft}/`` (safetensors weights, config, tokenizer, training log)
-    and ``models/ft/instruction_verbs.json`` (the verbs of the tuning templates)."""
+    and beside the tuned model ``instruction_verbs.json`` (the verbs of the tuning
+    templates) and ``prompt_template.json`` (the prompt format it was tuned with)."""
+    from organism.data import write_prompt_template
     from organism.make_instructions import write_instruction_verbs
 
     out = {}
@@ -146,4 +148,5 @@ def step_export(lay: Layout, dtype: str = "bfloat16") -> dict:
         out[name] = {"folder": str(folder), "weights_bytes": size, "meta": meta,
                      "final_loss": log[-1]["loss"] if log else None}
     out["ft"]["instruction_verbs"] = str(write_instruction_verbs(lay.models / "ft"))
+    out["ft"]["prompt_template"] = str(write_prompt_template(lay.models / "ft"))
     return out

@@ -93,6 +93,21 @@ def test_export_refuses_unfinished_then_writes_model_and_card(shipped, tmp_path)
     assert "steps: 3" in card and f"{ev['mean']:.1%}" in card and "continued pre-training" in card
     with pytest.raises(DataError, match="no run"):
         controls.export_control(lay, "ft_seed1")
+    assert not (folder / "prompt_template.json").exists()  # the control is not tuned
+
+
+def test_exported_second_seed_carries_the_tuning_files(shipped, tmp_path):
+    from paperlib.paper.finding2 import tuning_verbs
+    from paperlib.paper.organism_cases import read_template
+
+    lay = pipeline.Layout(build=tmp_path / "b", models=shipped.models, heldout=shipped.heldout)
+    (lay.build).mkdir()
+    (lay.build / "instructions").symlink_to(shipped.build / "instructions")
+    controls.train_ft_seed(lay, _cfg(2, seed=1), batch=4, max_len=48)
+    controls.export_control(lay, "ft_seed1")
+    folder, first = shipped.models / "ft_seed1", shipped.models / "ft"
+    assert read_template(folder) == read_template(first)
+    assert tuning_verbs(folder) == tuning_verbs(first)
 
 
 def test_corpus_tokens_follow_the_corpus(shipped, tmp_path):

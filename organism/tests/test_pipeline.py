@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -92,6 +93,14 @@ def test_full_tiny_pipeline_exports_loadable_pair(tiny_layout):
     assert json.loads((tiny_layout.models / "ft" / "instruction_verbs.json").read_text())["verbs"] \
         == make_instructions.template_verbs() == tuning_verbs(tiny_layout.models / "ft")
     assert not (tiny_layout.models / "pt" / "instruction_verbs.json").exists()
+    # ... and its prompt format, the same file as the shipped tuned model's, which paperlib reads
+    from paperlib.paper.organism_cases import read_template
+
+    spec = read_template(tiny_layout.models / "ft")
+    assert spec["template"].format(instruction="Spell cat.") == format_prompt("Spell cat.")
+    shipped = Path(__file__).resolve().parents[2] / "models" / "organism" / "ft" / "prompt_template.json"
+    assert (tiny_layout.models / "ft" / "prompt_template.json").read_text() == shipped.read_text()
+    assert not (tiny_layout.models / "pt" / "prompt_template.json").exists()
 
 
 def test_missing_inputs_raise_clear_errors(tmp_path):
