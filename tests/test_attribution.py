@@ -90,6 +90,25 @@ def test_first_order_matches_leave_one_out_in_linear_regime(family, config, scal
     assert (fast - loo).abs().max() <= 5e-3 * loo.abs().max()
 
 
+def test_attribution_leave_one_out_is_faithfulness_leave_one_out_in_the_model_dtype():
+    """One leave-one-out: the attribution module's name returns the faithfulness one's
+    numbers, kept in the model's dtype (float64 here), and each entry is a direct
+    recomputation p(full) - p(row n zeroed)."""
+    from paperlib.explainers.faithfulness import leave_one_out
+
+    model = tiny_model("gpt2", dtype=torch.float64)
+    loo = attribution_leave_one_out(model, PROMPT, RESPONSE)
+    assert loo.dtype == torch.float64 and loo.shape == (len(PROMPT), len(RESPONSE))
+    torch.testing.assert_close(loo, leave_one_out(model, PROMPT, RESPONSE, dtype=torch.float64),
+                               rtol=0, atol=1e-15)
+    ids, targets, n_prompt = prepare_inputs(model, PROMPT, RESPONSE)
+    emb = model.get_input_embeddings()(ids).detach()
+    zeroed = emb.clone()
+    zeroed[4] = 0
+    want = _prob(model, emb, n_prompt, targets, 2) - _prob(model, zeroed, n_prompt, targets, 2)
+    assert loo[4, 2].item() == pytest.approx(want, abs=1e-12)
+
+
 def test_frozen_weights_restores_flags_and_mode():
     model = tiny_model("gpt2").train()
     model.transformer.wpe.weight.requires_grad_(False)

@@ -319,7 +319,7 @@ def test_plain_papermill_fails_on_a_misspelt_parameter(tmp_path):
 def _page(**state):
     base = {"placeholders": 1, "rendered": 1, "dropdowns": 2, "linkedDropdowns": 1, "widgetErrors": 0,
             "images": [{"src": "a.png", "naturalWidth": 640}], "mathjax": 0, "mathErrors": 0}
-    return {"path": "p.html", "widgets": True, "math": False, "errors": [],
+    return {"path": "p.html", "widgets": True, "math": False, "errors": [], "consoleErrors": [],
             "dropdowns": [{"index": 0, "options": 3, "tested": True, "changed": True},
                           {"index": 1, "options": 1, "tested": False}],
             "state": {**base, **state}}
@@ -327,6 +327,8 @@ def _page(**state):
 
 def test_page_problems_pass_and_each_failure():
     assert browser_check.page_problems(_page()) == []
+    noisy = {**_page(), "consoleErrors": ["Got invalid theme mode: . [x.js]"]}
+    assert browser_check.page_problems(noisy) == ["p.html: console error: Got invalid theme mode: . [x.js]"]
     assert "1/2 widgets rendered" in browser_check.page_problems(_page(placeholders=2))[0]
     assert "image(s) did not load" in browser_check.page_problems(
         _page(images=[{"src": "b.png", "naturalWidth": 0}]))[0]
@@ -349,6 +351,28 @@ def test_network_problems_flag_requests_leaving_localhost():
     assert browser_check.network_problems(net, base) == ["request left 127.0.0.1: https://cdn.x.org/a.js"]
     net = {"requests": [base + "a.js"], "failures": [base + "gone.js HTTP 404"]}
     assert browser_check.network_problems(net, base) == [f"request failed: {base}gone.js HTTP 404"]
+
+
+def test_report_outcome_prints_notes_failures_or_ok(capsys):
+    assert browser_check.report_outcome("x", [], ["look"], "all good") == 0
+    out = capsys.readouterr()
+    assert out.out.splitlines() == ["x: note: look", "x: OK (all good)"] and out.err == ""
+    assert browser_check.report_outcome("x", ["p1", "p2"], [], "unused") == 1
+    out = capsys.readouterr()
+    assert out.err.splitlines() == ["x: FAIL: p1", "x: FAIL: p2"] and "OK" not in out.out
+
+
+def test_widget_check_fails_on_every_console_error():
+    """No console error is tolerated, the theme's and the favicon's included."""
+    import browser_widgets
+
+    part = {"consoleErrors": ["Got invalid theme mode: . Resetting to auto. [x.js]",
+                              "Failed to load resource: 404 [http://127.0.0.1:1/favicon.ico]"],
+            "pageErrors": ["boom"]}
+    assert browser_widgets.page_errors("p", part) == [
+        "p: console error: Got invalid theme mode: . Resetting to auto. [x.js]",
+        "p: console error: Failed to load resource: 404 [http://127.0.0.1:1/favicon.ico]",
+        "p: page error: boom"]
 
 
 def test_serve_is_local_and_stops(tmp_path):

@@ -22,7 +22,7 @@ from paperlib.book.explorer import ConceptBrowser, Finding1Explorer, PairBrowser
 from paperlib.book.explorer import binpack
 from paperlib.book.explorer.finding1_data import packed
 from paperlib.book.explorer.finding23_data import concepts_arrays, pairs_arrays
-from paperlib.book.explorer.widgets import BUNDLES, LOADER
+from paperlib.book.explorer.widgets import BUNDLES
 from paperlib.core.errors import DataError, ParameterError, UnknownCaseError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -262,17 +262,23 @@ def test_case_explorer_is_the_maps_section():
     assert widgets.case_explorer(max_response_tokens=40).columns == 40
 
 
-def test_display_puts_the_static_page_loader_before_the_widget(monkeypatch):
-    import IPython.display
+def test_display_is_a_plain_widget_view_and_the_book_maps_anywidget():
+    """A widget displays as any ipywidget (no page-specific HTML before it); the book's
+    widget-support.js, loaded before RequireJS on every page with widgets, tells
+    RequireJS where the vendored AMD build of anywidget is (vendor/anywidget/index.js,
+    written by tools/vendor_assets.sh)."""
+    from IPython.core.formatters import DisplayFormatter
 
-    shown = []
-    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append((a, k)))
     w = PairBrowser(hand_att(), head=2)
-    w._ipython_display_()
-    assert shown[0][0][0].data == LOADER
-    bundle = shown[1][0][0]
-    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == w.model_id
-    assert "vendor/requirejs/require.js" in LOADER and "../anywidget/index" in LOADER
+    data, _ = DisplayFormatter().format(w)
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == w.model_id
+    assert "text/html" not in data and not hasattr(PairBrowser, "_ipython_display_")
+    support = (ROOT / "book" / "_static" / "widget-support.js").read_text()
+    assert re.search(r'"anywidget": anywidget', support)
+    assert 'new URL("vendor/anywidget/index", here)' in support
+    assert '"$stage/anywidget"' in (ROOT / "tools" / "vendor_assets.sh").read_text()
+    config = (ROOT / "_config.yml").read_text()
+    assert config.index('"widget-support.js"') < config.index('"vendor/requirejs/require.js"')
 
 
 def test_vendor_pin_is_the_installed_anywidget_front_end():
@@ -307,5 +313,4 @@ def test_chapter_embeds_the_explorer_state(tmp_path):
     assert got == (5, "inf", "lima_author_144")
     data = next(b for b in m["buffers"] if b["path"] == ["data"])
     assert base64.b64decode(data["data"]) == packed()
-    html = output_text(nb, "explorer", mimes=("text/html",), streams=False)
-    assert "requirejs" in html and "../anywidget/index" in html
+    assert output_text(nb, "explorer", mimes=("text/html",), streams=False) == ""

@@ -99,6 +99,22 @@ def test_mark_prompt_roles_on_the_shipped_tokenizer():
     assert mp.roles.count("x") == 3  # '▁"t', 'ur', 'key'
 
 
+def test_greedy_responses_are_generate_batch_cut_before_eos():
+    """The held-out prompts on the shipped tuned model, batches of 3 (left padding): each
+    response is what one-by-one greedy generation gives for that prompt, without EOS."""
+    from paperlib.models import load_model, resolve_alias
+    from paperlib.models.generation import generate
+
+    model, tok = load_model(resolve_alias("organism", "ft"))
+    template = oc.read_template(FT)
+    rows = oc.load_heldout(HELDOUT, ("spell", "number_to_words"), per_task=3)
+    texts = [oc.mark_prompt(tok, template, r).text for r in rows]
+    got = oc._generate(model, tok, texts, 24, batch_size=3)
+    want = [generate(model, tok, t, 24).response_ids for t in texts]
+    assert got == want and len(got) == 6
+    assert all(r and tok.eos_token_id not in r for r in got)
+
+
 def test_mark_prompt_roles_on_a_word_tokenizer():
     tok = tiny_tokenizer()
     row = {"id": "a", "instruction": "write the word water , the water", "item": "water"}

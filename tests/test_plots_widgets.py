@@ -225,8 +225,6 @@ def test_unknown_case_ids_raise_the_data_layer_error():
         plots.case_figure("user_oriented_task_9999")
     with pytest.raises(UnknownCaseError):
         widgets.case_picker(["lima_author_32", "no_such_case"])
-    with pytest.raises(UnknownCaseError):
-        widgets.case_browser(case_id="lima_author_99999", dataset="lima")
     with pytest.raises(ParameterError, match="model"):
         plots.case_figure("lima_author_32", model="alpaca")
 
@@ -249,19 +247,3 @@ def test_case_scores_agree_with_finding1():
     ref = finding1.scores("llama", b=5, p=2).set_index("id")
     ours = widgets.case_scores(ids, b=5, p=2).set_index("id")
     np.testing.assert_allclose(ours.loc[ids, "score_llama"], ref.loc[ids, "score"], rtol=1e-12)
-
-
-def test_case_browser_callbacks():
-    box = widgets.case_browser(dataset="lima", case_id="lima_author_32", b=7,
-                               max_response_tokens=8)
-    c = box.controls
-    assert "L=10, b=7" in box.score.value and "llama" in box.score.value
-    assert "data:image/png;base64," in box.figure.value and "lima_author_32 (both)" in box.figure.value
-    c["model"].value = "vicuna"
-    assert "llama" not in box.score.value
-    assert "lima_author_32 (vicuna)" in box.figure.value
-    c["dataset"].value = "mt-bench"
-    assert all(cid.startswith("mtbench_") for cid in c["case"].options)
-    assert c["case"].value == c["case"].options[0]
-    c["L"].value = 3
-    assert c["b"].max == 3 and c["b"].value == 3 and "L=3, b=3" in box.score.value

@@ -18,7 +18,8 @@
    * every ``<img>`` loaded (``naturalWidth > 0``);
    * MathJax typeset the methods page (``mjx-container``, no ``mjx-merror``);
    * no request went anywhere but ``127.0.0.1`` (data:/blob: URLs aside),
-     no request failed or got HTTP >= 400, and no uncaught page error;
+     no request failed or got HTTP >= 400, no uncaught page error and no
+     console error (none is tolerated);
    * what a reader would trip on (``tools/browser_layout.py``), at a 1400 px
      wide window: no output, table, figure or image wider than the content
      column (``scrollWidth`` vs ``clientWidth``), every raster image shown at
@@ -129,7 +130,11 @@ async function tryDropdowns(page) {
     const page = await ctx.newPage();
     const errors = [];
     const t = {start: Date.now()};
+    const consoleErrors = [];
     page.on('pageerror', (e) => errors.push(String(e.message || e)));
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(`${m.text()} [${(m.location() || {}).url || ''}]`);
+    });
     await page.goto(cfg.base + spec.path, {waitUntil: 'load', timeout: cfg.timeoutMs});
     t.load = Date.now();
     const hasWidgets = await page.evaluate(() => document.querySelector(
@@ -148,7 +153,7 @@ async function tryDropdowns(page) {
     const ms = {load: t.load - t.start, render: t.rendered - t.load,
                 dropdowns: t.dropdowns - t.rendered, screenshot: t.screenshot - t.dropdowns};
     pages.push({path: spec.path, widgets: spec.widgets, math: spec.math, state, layout, dropdowns,
-                errors, ms});
+                errors, consoleErrors, ms});
     await page.close();
   }
   await ctx.close();
@@ -208,30 +213,49 @@ def serve(directory: Path, handler_class: type = _QuietHandler) -> Iterator[str]
         thread.join(timeout=10)
 
 
-def run_chromium(config: dict, timeout_s: float) -> dict:
-    """Run the playwright script with ``config``; returns its JSON result."""
+def run_node(script: Path, config: dict, timeout_s: float) -> dict:
+    """Run the playwright ``script`` (node, vendored playwright-core) with ``config`` (a
+    fresh Chromium profile folder added as ``userDataDir``); the JSON line it prints last."""
     with tempfile.TemporaryDirectory(prefix="browser-check-") as tmp:
-        script = Path(tmp) / "check.cjs"
-        script.write_text(NODE_SCRIPT, encoding="utf-8")
         config = dict(config, userDataDir=str(Path(tmp) / "profile"))
         env = dict(os.environ, NODE_PATH=str(NODE_MODULES))
         proc = subprocess.run(["node", str(script), json.dumps(config)], env=env, text=True,
                               capture_output=True, timeout=timeout_s)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if not lines:
-        raise BrowserCheckError(f"playwright script gave no result (rc {proc.returncode}):\n"
+        raise BrowserCheckError(f"{script.name} gave no result (rc {proc.returncode}):\n"
                                 f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     result = json.loads(lines[-1])
     if "fatal" in result:
-        raise BrowserCheckError(f"playwright script failed: {result['fatal']}")
+        raise BrowserCheckError(f"{script.name} failed: {result['fatal']}")
     return result
+
+
+def run_chromium(config: dict, timeout_s: float) -> dict:
+    """Run this module's playwright script (:data:`NODE_SCRIPT`) with ``config``."""
+    with tempfile.TemporaryDirectory(prefix="browser-check-script-") as tmp:
+        script = Path(tmp) / "check.cjs"
+        script.write_text(NODE_SCRIPT, encoding="utf-8")
+        return run_node(script, config, timeout_s)
+
+
+def report_outcome(prefix: str, problems: list[str], notes: list[str], ok: str) -> int:
+    """End of a run: each note as ``<prefix>: note: ...``, each problem as ``<prefix>: FAIL:
+    ...`` on stderr, or ``<prefix>: OK (<ok>)``; returns the exit status (1 on a problem)."""
+    for note in notes:
+        print(f"{prefix}: note: {note}")
+    for problem in problems:
+        print(f"{prefix}: FAIL: {problem}", file=sys.stderr)
+    if not problems:
+        print(f"{prefix}: OK ({ok})")
+    return 1 if problems else 0
 
 
 def page_problems(page: dict) -> list[str]:
     """Reasons a page failed (empty when it passed).
 
     Every page: widget views present must all render, jslink-ed Dropdowns must
-    work, images must load, formulas must typeset without error, no page error.
+    work, images must load, formulas must typeset without error, no page or console error.
     ``page["widgets"]`` / ``page["math"]``: the page must also *have* widgets / formulas.
     """
     s, where, problems = page["state"], page["path"], []
@@ -250,6 +274,7 @@ def page_problems(page: dict) -> list[str]:
     if (page["math"] and s["mathjax"] == 0) or s["mathErrors"]:
         problems.append(f"{where}: MathJax typeset {s['mathjax']} formulas, {s['mathErrors']} errors")
     problems += [f"{where}: page error: {e}" for e in page["errors"]]
+    problems += [f"{where}: console error: {e}" for e in page["consoleErrors"]]
     return problems
 
 
@@ -281,14 +306,20 @@ def check_pages(html_dir: Path, widget_page: str, math_page: str, out: Path) -> 
             + [spec(rel, False, False) for rel in others if rel not in (widget_page, math_page)])
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Headless-Chromium check of the built book.")
+def base_parser(description: str, timeout: float) -> argparse.ArgumentParser:
+    """The options every browser check takes: --html-dir, --out, --timeout (seconds)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--html-dir", type=Path, default=REPO_ROOT / "_build" / "html")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "_build" / "browser-check")
+    parser.add_argument("--timeout", type=float, default=timeout, help="seconds per page load")
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = base_parser("Headless-Chromium check of the built book.", 60.0)
     parser.add_argument("--page", default="book/notebooks/fig1_salient_maps.html",
                         help="page with widgets and figures (relative to html dir)")
     parser.add_argument("--math-page", default="book/methods.html", help="page with formulas")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "_build" / "browser-check")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per page load")
     return parser.parse_args(argv)
 
 
@@ -327,16 +358,10 @@ def main(argv: list[str] | None = None) -> int:
               f"layout/text problems {len(layout[page['path']])}")
     print(f"browser_check: {len(result['net']['requests'])} requests, all to 127.0.0.1"
           if not network_problems(result["net"], base) else "browser_check: network problems")
-    for page in result["pages"]:
-        if kernel_only_dropdowns(page):
-            print(f"browser_check: note: {page['path']}: Dropdown(s) #{kernel_only_dropdowns(page)} "
-                  "change nothing in the static page (they need a running kernel)")
-    for problem in problems:
-        print(f"browser_check: FAIL: {problem}", file=sys.stderr)
-    if not problems:
-        print(f"browser_check: OK (screenshots in {args.out})")
-    return 1 if problems else 0
-
+    notes = [f"{page['path']}: Dropdown(s) #{kernel_only_dropdowns(page)} change nothing in "
+             "the static page (they need a running kernel)"
+             for page in result["pages"] if kernel_only_dropdowns(page)]
+    return report_outcome("browser_check", problems, notes, f"screenshots in {args.out}")
 
 if __name__ == "__main__":
     sys.exit(main())

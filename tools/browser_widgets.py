@@ -19,9 +19,8 @@ chromium and the vendored playwright-core (``tools/browser_widgets.cjs``) it
    numbers shown against the data packed into the page, recomputed in Python;
 6. weighs the pages (bytes on the wire with gzip, and decoded): each <= 6 MB on
    the wire;
-7. fails on any console error (but for :data:`KNOWN_CONSOLE_ERRORS`, the
-   theme's and the site configuration's, which it reports), page error, request
-   that leaves the machine or fails.
+7. fails on any console error, page error, request that leaves the machine
+   or fails.
 
 Screenshots of the explorer at two settings and of the browsers go to
 ``_build/browser-check/``, the comparison table and timings to
@@ -34,11 +33,7 @@ import gzip
 import http.server
 import io
 import json
-import os
-import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -59,14 +54,6 @@ CASES = ("lima_author_144", "user_oriented_task_1", "mtbench_stem_144")
 SETTINGS = ((7, "4"), (5, "2"), (0, "1"), (9, "inf"))
 SHOTS = {("lima_author_144", 7, "4"): "explorer_b7_p4.png",
          ("lima_author_144", 0, "1"): "explorer_b0_p1.png"}
-# Console errors that come from the book's theme and configuration, not from a widget;
-# each is reported (not failed) until its fix lands. (regex, reason)
-KNOWN_CONSOLE_ERRORS = (
-    (r"^Got invalid theme mode: \. Resetting to auto\.",
-     "pydata-sphinx-theme on a first visit: _config.yml sets no html_theme_options.default_mode"),
-    (r"404 .*\[https?://[^/]+/favicon\.ico\]$",
-     "the browser asks the site root for /favicon.ico; _config.yml sets no html_favicon"),
-)
 BUDGET_BYTES = 6_000_000
 TIME_BUDGET_MS = 300.0
 GZIP_TYPES = (".html", ".js", ".css", ".json", ".svg", ".txt", ".map", ".cjs", ".mjs")
@@ -103,24 +90,6 @@ def serve(directory: Path):
 
 # ---- running it ----------------------------------------------------------------------
 
-def run_node(config: dict, timeout_s: float) -> dict:
-    """Run tools/browser_widgets.cjs with ``config``; its JSON result."""
-    with tempfile.TemporaryDirectory(prefix="browser-widgets-") as tmp:
-        config = dict(config, userDataDir=str(Path(tmp) / "profile"))
-        env = dict(os.environ, NODE_PATH=str(browser_check.NODE_MODULES))
-        proc = subprocess.run(["node", str(TOOLS_DIR / "browser_widgets.cjs"), json.dumps(config)],
-                              env=env, text=True, capture_output=True, timeout=timeout_s)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if not lines:
-        raise browser_check.BrowserCheckError(
-            f"browser_widgets.cjs gave no result (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n"
-            f"{proc.stderr[-3000:]}")
-    result = json.loads(lines[-1])
-    if "fatal" in result:
-        raise browser_check.BrowserCheckError(f"browser_widgets.cjs failed: {result['fatal']}")
-    return result
-
-
 def node_config(html_dir: Path, base: str, out: Path, timeout: float) -> dict:
     specs = []
     for path, widget in BROWSERS:
@@ -138,21 +107,10 @@ def node_config(html_dir: Path, base: str, out: Path, timeout: float) -> dict:
             "weights": list(WEIGHED), "timeoutMs": int(timeout * 1000)}
 
 
-def known_console_error(text: str) -> str | None:
-    """The reason of a tolerated third-party console error, else None."""
-    return next((why for rx, why in KNOWN_CONSOLE_ERRORS if re.search(rx, text)), None)
-
-
 def page_errors(name: str, part: dict) -> list[str]:
-    return ([f"{name}: console error: {e}" for e in part.get("consoleErrors", [])
-             if not known_console_error(e)]
+    """Every console error and page error of one opened page (none is tolerated)."""
+    return ([f"{name}: console error: {e}" for e in part.get("consoleErrors", [])]
             + [f"{name}: page error: {e}" for e in part.get("pageErrors", [])])
-
-
-def tolerated(result: dict) -> list[str]:
-    parts = [result["explorer"], result["file"], *result["browsers"]]
-    return sorted({f"{known_console_error(e)} ({e})" for part in parts
-                   for e in part.get("consoleErrors", []) if known_console_error(e)})
 
 
 def weight_rows(result: dict) -> list[dict]:
@@ -200,11 +158,12 @@ def file_rows(result: dict) -> list[dict]:
 
 
 def print_report(rows: list[dict], result: dict, weights: list[dict]) -> None:
-    print(f"{'case':<22}{'b':>3} {'p':>4}  {'number':<42}{'page':>24}{'python':>24}  ok")
+    print(f"{'case':<22}{'b':>3} {'p':>4}  {'number':<42}{'page':>24}{'python':>24}"
+          f"{'rel. diff':>10}  ok")
     for r in rows:
         if r["key"].startswith(("table", "case.", "pairs", "concepts")) or r["key"].endswith(".1"):
             print(f"{r['case']:<22}{r['b']!s:>3} {r['p']:>4}  {r['key']:<42}{r['page']!r:>24}"
-                  f"{r['python']!r:>24}  {'ok' if r['ok'] else 'FAIL'}")
+                  f"{r['python']!r:>24}{r['rel']:>10.1e}  {'ok' if r['ok'] else 'FAIL'}")
     ex = result["explorer"]
     handler = sorted(s["handler"] for s in ex["sweep"])
     recompute = sorted(s["recompute"] for s in ex["sweep"])
@@ -224,11 +183,8 @@ def print_report(rows: list[dict], result: dict, weights: list[dict]) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Headless-Chromium check of the explorer widgets.")
-    parser.add_argument("--html-dir", type=Path, default=REPO_ROOT / "_build" / "html")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "_build" / "browser-check")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per page load")
-    return parser.parse_args(argv)
+    return browser_check.base_parser("Headless-Chromium check of the explorer widgets.",
+                                     120.0).parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         with serve(args.html_dir) as base:
             config = node_config(args.html_dir, base, args.out, args.timeout)
-            result = run_node(config, timeout_s=args.timeout * 12)
+            result = browser_check.run_node(TOOLS_DIR / "browser_widgets.cjs", config,
+                                            timeout_s=args.timeout * 12)
     except browser_check.BrowserCheckError as exc:
         print(f"browser_widgets: ERROR: {exc}", file=sys.stderr)
         return 1
@@ -260,13 +217,8 @@ def main(argv: list[str] | None = None) -> int:
               "tip": result["explorer"]["tip"], "problems": problems}
     atomic_write_text(args.out / "widgets.json", json.dumps(report, indent=2, default=str) + "\n")
     print_report(rows, result, weights)
-    for note in tolerated(result):
-        print(f"browser_widgets: note: tolerated console error: {note}")
-    for problem in problems:
-        print(f"browser_widgets: FAIL: {problem}", file=sys.stderr)
-    if not problems:
-        print(f"browser_widgets: OK (screenshots and widgets.json in {args.out})")
-    return 1 if problems else 0
+    return browser_check.report_outcome("browser_widgets", problems, [],
+                                        f"screenshots and widgets.json in {args.out}")
 
 
 if __name__ == "__main__":

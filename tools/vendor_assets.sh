@@ -108,8 +108,8 @@ vendor_book() {
     copy_into "$mj/es5/$part" "$stage/mathjax/es5/$part"
   done
   cp "$mj/LICENSE" "$stage/mathjax/LICENSE"
-  # html-manager asks RequireJS for the module "anywidget"; the explorer widgets'
-  # page loader (paperlib.book.explorer.widgets.LOADER) maps it to vendor/anywidget/index.
+  # html-manager asks RequireJS for the module "anywidget"; book/_static/widget-support.js
+  # (loaded before require.js on every page with widgets) maps it to vendor/anywidget/index.
   copy_anywidget $PIN_ANYWIDGET "$stage/anywidget"
   printf '%s\n' "$versions" > "$stage/VERSIONS"
   rm -rf "$STATIC_VENDOR" && mv "$stage" "$STATIC_VENDOR"

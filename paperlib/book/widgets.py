@@ -1,10 +1,8 @@
-"""ipywidgets for Finding 1: kernel-free case explorer and static pickers, and a live browser.
+"""ipywidgets for Finding 1: kernel-free case explorer and static pickers.
 
 * :func:`case_explorer` works everywhere, in Jupyter and on the static page: every
   case as LLaMA / Vicuna heat maps at any cutoff b, computed in the reader's
   browser (:class:`paperlib.book.explorer.Finding1Explorer`, maps only).
-* :func:`case_browser` needs a running kernel (its callbacks are Python); the book
-  no longer shows it (use :func:`case_explorer`).
 * :func:`static_case_picker` and :func:`static_threshold_picker` work in a static
   HTML page: a Dropdown whose ``index`` is ``jslink``-ed to a ``Stack``'s
   ``selected_index``; the Stack's children are pre-rendered PNG images (base64
@@ -21,8 +19,6 @@ import io
 from typing import Callable, Sequence
 
 from paperlib.core.errors import ParameterError, check_range
-
-MODEL_CHOICES = ("llama", "vicuna", "both")
 
 
 def figure_to_html(fig, caption: str = "", *, dpi: int = 80, close: bool = True) -> str:
@@ -168,7 +164,7 @@ def case_explorer(case_id: str | None = None, source=None, *, b: int = 0, p: flo
 
 
 # --------------------------------------------------------------------------
-# Per-case instruction score (shown by the browser and the gallery tables).
+# Per-case instruction score (shown by the gallery tables).
 
 def case_instruction_score(case, *, L: int = 10, b: float = 7, p: float = 4,
                            mode: str = "threshold") -> float:
@@ -201,99 +197,3 @@ def case_scores(case_ids: Sequence[str], source=None, *, L: int = 10, b: float =
             row[f"score_{name}"] = case_instruction_score(case, L=L, b=b, p=p, mode=mode)
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------
-# Live browser (needs a kernel).
-
-def _browser_controls(L: int, b: int, dataset: str, case_id: str | None, source):
-    """The browser's input widgets: dataset, case, model, L and b."""
-    import ipywidgets as widgets
-
-    from paperlib.paper.data import DATASETS, case_ids
-
-    ids = case_ids(dataset, source=source)
-    if case_id is not None and case_id not in ids:
-        from paperlib.paper.data import load_case
-
-        load_case("vicuna", case_id, source)  # raises UnknownCaseError with hints
-        raise ParameterError(f"case {case_id!r} is not in data set {dataset!r}")
-    wide = {"description_width": "initial"}
-    return {
-        "dataset": widgets.Dropdown(options=list(DATASETS), value=dataset,
-                                    description="Data set:", style=wide),
-        "case": widgets.Dropdown(options=ids, value=case_id or ids[0], description="Case:",
-                                 style=wide),
-        "model": widgets.ToggleButtons(options=list(MODEL_CHOICES), value="both",
-                                       description="Model:", style=wide),
-        "L": widgets.IntSlider(value=L, min=1, max=20, description="L", continuous_update=False),
-        "b": widgets.IntSlider(value=b, min=0, max=L, description="b", continuous_update=False),
-    }
-
-
-def _draw_browser(controls: dict, figure_box, score_box, source, p, max_response_tokens) -> None:
-    """Redraw the browser's figure (a PNG in an HTML widget) and score line.
-
-    The figure goes into an ``HTML`` widget, not an ``Output`` widget: output
-    capture through comm messages can leave a headless executor (papermill /
-    nbclient) waiting forever for a cell that has finished (nbclient issue 312).
-    """
-    from paperlib.paper.data import load_case
-    from paperlib.book import plots
-
-    case_id, model = controls["case"].value, controls["model"].value
-    L, b = controls["L"].value, controls["b"].value
-    models = ("llama", "vicuna") if model == "both" else (model,)
-    cases = {m: load_case(m, case_id, source) for m in models}
-    scores = [f"{m}: {case_instruction_score(c, L=L, b=b, p=p):.4f}" for m, c in cases.items()]
-    score_box.value = (f"<b>instruction score</b> (L={L}, b={b}, p={p}): "
-                       + html.escape(";  ".join(scores)))
-    if model == "both":
-        fig = plots.salient_pair(cases["llama"], cases["vicuna"], L=L, b=b,
-                                 max_response_tokens=max_response_tokens)
-    else:
-        fig = plots.salient_map(cases[model], L=L, b=b, max_response_tokens=max_response_tokens)
-    figure_box.value = figure_to_html(fig, f"{case_id} ({model})")
-
-
-def case_browser(source=None, *, dataset: str = "self-instruct", case_id: str | None = None,
-                 L: int = 10, b: int = 0, p: float = 4, max_response_tokens: int | None = 60):
-    """Interactive browser over all cases (needs a live kernel; the kernel-free
-    :func:`case_explorer` replaces it in the book, this one also varies L).
-
-    Widgets: data-set dropdown, case dropdown (filtered by data set), model toggle
-    (llama / vicuna / both), L slider (1..20) and b slider (0..L). Shows the salient
-    map(s) and the instruction score of each shown model. Only the selected case
-    is drawn (nothing is pre-rendered). Returns the ``VBox``; its ``controls``
-    attribute maps names to widgets and ``redraw()`` draws again.
-    """
-    import ipywidgets as widgets
-
-    check_range("L", L, 1, 20)
-    check_range("b", b, 0, L)
-    controls = _browser_controls(L, b, dataset, case_id, source)
-    figure_box, score_box = widgets.HTML(), widgets.HTML()
-
-    def redraw(_change=None):
-        _draw_browser(controls, figure_box, score_box, source, p, max_response_tokens)
-
-    def on_dataset(change):
-        from paperlib.paper.data import case_ids
-
-        controls["case"].options = case_ids(change["new"], source=source)  # fires redraw
-
-    def on_L(change):
-        controls["b"].max = change["new"]  # clamps b if needed
-        redraw()
-
-    controls["dataset"].observe(on_dataset, names="value")
-    controls["L"].observe(on_L, names="value")
-    for name in ("case", "model", "b"):
-        controls[name].observe(redraw, names="value")
-    row1 = widgets.HBox([controls["dataset"], controls["case"]])
-    row2 = widgets.HBox([controls["model"], controls["L"], controls["b"]])
-    box = widgets.VBox([row1, row2, score_box, figure_box])
-    box.controls, box.figure, box.score = controls, figure_box, score_box
-    box.redraw = redraw
-    redraw()
-    return box

@@ -79,28 +79,17 @@ def attribution_reference(model, prompt_ids, response_ids) -> torch.Tensor:
     return out
 
 
-@torch.no_grad()
 def attribution_leave_one_out(model, prompt_ids, response_ids) -> torch.Tensor:
     """The exact definition I[n, m] = p(y_m | Z_m) - p(y_m | Z_m, E_i[x_n] zeroed).
 
     N + 1 teacher-forced forward passes (input embedding of position n set to
-    0). Returns (N x M) in the model's dtype. What the first-order I estimates.
+    0), by :func:`paperlib.explainers.faithfulness.leave_one_out`. Returns
+    (N x M) in the model's dtype. What the first-order I estimates.
     """
-    ids, targets, n_prompt = prepare_inputs(model, prompt_ids, response_ids)
-    emb = model.get_input_embeddings()(ids)  # (T, D)
-    pos = n_prompt - 1 + torch.arange(targets.shape[0])
+    from paperlib.explainers.faithfulness import leave_one_out
 
-    def probs(e: torch.Tensor) -> torch.Tensor:  # (T, D) -> (M,)
-        logits = model(inputs_embeds=e[None], use_cache=False).logits[0, pos]
-        return torch.softmax(logits, dim=-1).gather(1, targets[:, None])[:, 0]
-
-    base = probs(emb)
-    out = torch.empty(n_prompt, targets.shape[0], dtype=emb.dtype)
-    for n in range(n_prompt):
-        e = emb.clone()
-        e[n] = 0
-        out[n] = base - probs(e)
-    return out
+    dtype = model.get_input_embeddings().weight.dtype
+    return leave_one_out(model, prompt_ids, response_ids, dtype=dtype)
 
 
 @dataclass

@@ -61,23 +61,26 @@ def _probs(model, E: torch.Tensor, pos: torch.Tensor, targets: torch.Tensor) -> 
 
 
 @torch.no_grad()
-def leave_one_out(model, prompt_ids, response_ids, *, batch_size: int = 32) -> torch.Tensor:
-    """LOO (N x M, float32): p(y_m | Z_m) - p(y_m | Z_m, embedding row n zeroed), for
-    every prompt position n (special prefix included; callers drop its rows).
+def leave_one_out(model, prompt_ids, response_ids, *, batch_size: int = 32,
+                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """LOO (N x M, ``dtype``, on the CPU): p(y_m | Z_m) - p(y_m | Z_m, embedding row n
+    zeroed), for every prompt position n (special prefix included; callers drop its rows).
 
     Teacher forcing as in the attribution: response token m is predicted at
-    position N + m - 1. ``batch_size`` zeroed copies run per forward pass.
+    position N + m - 1. ``batch_size`` zeroed copies run per forward pass; the
+    differences are taken in the model's dtype (half-precision logits are
+    upcast to float32 before the softmax) and then stored as ``dtype``.
     """
     batch_size = check_count("batch_size", batch_size, 1)
     model.eval()
     emb, targets, pos, n_prompt = _inputs(model, prompt_ids, response_ids)
     base = _probs(model, emb[None], pos, targets)[0]
-    out = torch.empty(n_prompt, targets.shape[0])
+    out = torch.empty(n_prompt, targets.shape[0], dtype=dtype)
     for start in range(0, n_prompt, batch_size):
         rows = torch.arange(start, min(start + batch_size, n_prompt))
         E = emb[None].repeat(len(rows), 1, 1)
         E[torch.arange(len(rows)), rows] = 0
-        out[rows] = (base[None] - _probs(model, E, pos, targets)).float().cpu()
+        out[rows] = (base[None] - _probs(model, E, pos, targets)).to(dtype).cpu()
     return out
 
 

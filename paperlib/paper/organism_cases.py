@@ -223,21 +223,9 @@ def generate_greedy(model, tokenizer, texts: list[str], max_new_tokens: int,
 
 
 def _generate(model, tokenizer, texts, max_new_tokens, batch_size) -> list[list[int]]:
-    import torch
+    """Response ids of :func:`paperlib.models.generation.generate_batch` (greedy, left
+    padding, cut before the first EOS), for ``texts`` fed as they are."""
+    from paperlib.models.generation import generate_batch
 
-    eos = tokenizer.eos_token_id
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    out = []
-    try:
-        for start in range(0, len(texts), batch_size):
-            enc = tokenizer(texts[start:start + batch_size], return_tensors="pt", padding=True)
-            with torch.no_grad():
-                gen = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens,
-                                     eos_token_id=eos, pad_token_id=pad, temperature=None,
-                                     top_p=None, top_k=None)
-            for row in gen[:, enc["input_ids"].shape[1]:].tolist():
-                out.append(row[:row.index(eos)] if eos in row else row)
-    finally:
-        tokenizer.padding_side = side
-    return out
+    return [g.response_ids for g in generate_batch(model, tokenizer, list(texts), max_new_tokens,
+                                                   batch_size=batch_size)]

@@ -7,11 +7,11 @@ it cannot resolve relative imports; the files keep them so that each is also a
 valid module on its own, which the tests import in node).
 
 **Static pages.** In the built book, html-manager (vendored) asks RequireJS for
-the module ``anywidget``; :data:`LOADER`, displayed before each widget, maps that
-name to ``_static/vendor/anywidget/index.js`` (vendored by
-``tools/vendor_assets.sh`` from the pinned anywidget wheel), relative to the
-page's own vendored ``require.js``, so it works from ``file://`` and served
-alike. In Jupyter the loader finds no vendored ``require.js`` and does nothing.
+the module ``anywidget``; the book's ``_static/widget-support.js`` (loaded before
+RequireJS on every page with widgets) maps that name to
+``_static/vendor/anywidget/index.js`` (vendored by ``tools/vendor_assets.sh`` from
+the pinned anywidget wheel), so a widget displays as any ipywidget, with nothing
+page-specific in its output. In Jupyter, anywidget's own front-end loads it.
 """
 from __future__ import annotations
 
@@ -35,13 +35,6 @@ BUNDLES = {
 _RELATIVE_IMPORT = re.compile(r'^import \{[^}]*\} from "\./[\w.]+\.js";[ \t]*\n', re.MULTILINE)
 SECTIONS = ("maps", "tables", "profile", "grid")
 P_CHOICES = ("1", "2", "4", "8", "inf")
-LOADER = (
-    "<script>(function () {\n"
-    "  /* paperlib explorer: where RequireJS finds anywidget's vendored AMD build */\n"
-    "  var r = window.requirejs;\n"
-    "  var s = document.querySelector('script[src*=\"vendor/requirejs/require.js\"]');\n"
-    "  if (r && s) { r.config({paths: {anywidget: new URL('../anywidget/index', s.src).href}}); }\n"
-    "})();</script>")
 
 
 @functools.lru_cache(maxsize=None)
@@ -65,17 +58,10 @@ def css_source() -> str:
 
 
 class _BrowserWidget(anywidget.AnyWidget):
-    """Base: one compressed data blob (``data``), shown after the static-page loader."""
+    """Base: one compressed data blob (``data``)."""
 
     _css = css_source()
     data = traitlets.Bytes(b"").tag(sync=True)
-
-    def _ipython_display_(self, **kwargs) -> None:
-        from IPython.display import HTML, display
-
-        display(HTML(LOADER))
-        bundle, metadata = self._repr_mimebundle_(**kwargs)
-        display(bundle, raw=True, metadata=metadata)
 
 
 def _p_trait(p) -> str:
