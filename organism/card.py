@@ -244,6 +244,31 @@ def shown(path) -> str:
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
+#: The control models of Findings 2-3 (organism/controls.py), when built.
+CONTROL_FOLDERS = {"cpt": "continued pre-training (control)", "ft_seed1": "tuning, second seed (control)"}
+
+
+def controls_table(model_dir) -> pd.DataFrame | None:
+    """One row per model, the pair and its controls: training, held-out share correct
+    (mean over scenarios; skill / recall tasks) and in the requested form. None when no
+    control was built."""
+    root = resolve(model_dir)
+    present = [n for n in CONTROL_FOLDERS if (root / n / "eval.json").is_file()]
+    if not present:
+        return None
+    pair = load_eval(root)
+    rows = []
+    for name, role in [*ROLES.items(), *((n, CONTROL_FOLDERS[n]) for n in present)]:
+        ev = pair[name] if name in ROLES else json.loads((root / name / "eval.json").read_text())
+        s = log_summary(load_log(root / name))
+        rows.append({"model": f"{role} ({name})", "steps": s["steps"],
+                     "final training loss": round(s["final_loss"], 3),
+                     "correct": ev["mean"], "skill tasks": ev["kind"]["skill"],
+                     "recall tasks": ev["kind"]["recall"], "in the requested form": ev["form"]["mean"]})
+    shares = ("correct", "skill tasks", "recall tasks", "in the requested form")
+    return percent(pd.DataFrame(rows), columns=shares)
+
+
 class OrganismCard:
     """The chapter's view of one export: every method returns something to display.
 
@@ -267,6 +292,10 @@ class OrganismCard:
 
     def facts(self):
         return model_facts(self.root) if self.present else SKIPPED
+
+    def controls(self):
+        """The controls beside the pair (None when none was built, or the pair is missing)."""
+        return controls_table(self.root) if self.present else None
 
     def model_cards(self) -> str:
         if not self.present:

@@ -200,7 +200,7 @@ def test_table5_identical_models_no_change():
     ann = _ann({"pt": same, "ft": same, "cpt": same, "ft2": same})
     t5c = C.table5_contrasts(ann, C.CONTRASTS, n_boot=50)
     assert (t5c[[f"{c.label}: Δ pp" for c in C.CONTRASTS]].to_numpy() == 0).all()
-    assert [v.label for v in f3.table5_parts(t5c)] == [V.NO_CHANGE] * 3
+    assert [v.label for v in f3.table5_parts(t5c)] == [V.NO_CHANGE] * (3 + 4)  # tasks, then levels
     lists = C.concept_list_change(ann, C.CONTRASTS)
     assert (lists["changed"] == 0).all() and len(lists) == 3 * 2
 
@@ -233,3 +233,27 @@ def test_concept_lists_change_only_in_the_changed_layer():
     assert lists["exact_changed"].tolist() == [0.0, 1.0] and lists["layer"].tolist() == [1, 2]
     # graded: each of layer 2's lists keeps one of its two words ("w"/"m") -> best overlap 1/3
     assert lists["changed"].tolist() == pytest.approx([0.0, 2 / 3])
+
+
+def test_table5_levels_that_move_go_against_the_paper():
+    """The paper's levels stay; a level share that moves significantly is 'not seen'."""
+    import pandas as pd
+
+    t5c = pd.DataFrame([
+        {"category": "scenario", "item": t, f"{C.TUNING.label}: Δ pp": 0.0, "tuning: two-proportion p": 1.0}
+        for t in ("writing", "coding", "math")] + [
+        {"category": "level", "item": "semantic", f"{C.TUNING.label}: Δ pp": 18.1, "tuning: two-proportion p": 0.002},
+        {"category": "level", "item": "syntax", f"{C.TUNING.label}: Δ pp": -2.0, "tuning: two-proportion p": 0.5}])
+    levels = f3.level_parts(t5c)
+    assert [v.label for v in levels] == [V.NOT_SEEN, V.DIRECTION]
+    assert "semantic" in levels[0].sentence and "+0.04 pp" in levels[0].sentence  # the paper's 74.70 - 74.66
+
+
+def test_table5_verdict_needs_the_task_half():
+    """Levels that merely show no significant change cannot carry Finding 3 alone."""
+    D, N, Z = (V.Verdict(V.DIRECTION, "d"), V.Verdict(V.NOT_SEEN, "n"), V.Verdict(V.NO_CHANGE, "z"))
+    assert f3.table5_verdict([N, N, N, D, N, D, N]).label == V.NOT_SEEN      # the organism's pattern
+    assert f3.table5_verdict([D, N, D, D, D, D, D]).label == V.PARTIAL
+    assert f3.table5_verdict([D, D, D, D, D, D, D]).label == V.DIRECTION
+    assert f3.table5_verdict([N, N, N, D, D, D, D]).label == V.PARTIAL       # levels stay, no task shift
+    assert f3.table5_verdict([Z] * 7).label == V.NO_CHANGE                   # a model with itself

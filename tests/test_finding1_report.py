@@ -109,6 +109,22 @@ def test_record_writes_a_claim_and_returns_nothing(tmp_path, monkeypatch, t1):
     assert row["verdict"] == verdicts.EXACT and row["pair"] == f1r.PAIR_PAPER
 
 
+
+def test_p_gap_note_is_the_largest_ratio_and_reaches_the_record(tmp_path, monkeypatch, t1):
+    spec = f1r._spec("table1")
+    ratios = [max(q / spec["paper"][d]["p_value"], spec["paper"][d]["p_value"] / q)
+              for d, q in zip(t1["dataset"], t1["p_value"])]
+    note = f1r.p_gap_note(t1, "table1")
+    assert f"up to {max(ratios):.1f}×" in note and max(ratios) > 2  # the paper printed other p-values
+    fake = t1.assign(p_value=[spec["paper"][d]["p_value"] for d in t1["dataset"]])
+    assert "up to 1.0×" in f1r.p_gap_note(fake, "table1")
+    monkeypatch.setenv("PAPERLIB_RESULTS", str(tmp_path))
+    f1r.record("finding1a", f1r.table_verdict(t1, "table1"), claim="c", paper="p", ours="o",
+               page="notebooks/x", note=note)
+    row = json.loads((tmp_path / "claims" / "finding1a.json").read_text())
+    assert row["verdict"] == verdicts.EXACT and row["because"].endswith(note)
+
+
 def test_fig6_sentences_average_to_fig6():
     sentences = f6r.fig6_sentences()
     means = sentences.groupby(["dataset", "model", "segment"])["share"].mean()

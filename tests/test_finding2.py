@@ -20,7 +20,6 @@ from scipy import stats as sps
 from paperlib.paper import finding2 as f2
 from paperlib.book import finding2_report as f2r
 from paperlib.core.errors import DataError, ParameterError
-from paperlib.book.live import LivePair
 from nbrun import check_source, output_text, run_notebook
 from fakes import FakePairs
 
@@ -146,46 +145,59 @@ def test_table3_comparison_same_groups_and_depth_mapping():
     assert f2._depth_group("1-2", 4) == 1 and f2._depth_group("3-4", 4) == 5
 
 
-def _pair(fallback=False):
-    return LivePair(None, None, None, None, "fake pair", "note", fallback)
+def _html(obj) -> str:
+    return obj.data if hasattr(obj, "data") else str(obj)
 
 
-def test_conclusion_built_from_results(hand_att):
-    fig2 = f2.fig2_table(hand_att, 2, 1)
+def test_table3_table_hand_worked(hand_att):
     t3 = f2.table3(hand_att, ["write", "explain"], ["go", "see"], 2, 1)
-    text = f2r.conclusion(fig2, t3, 2, _pair())
-    assert "72.2% in layers 1-1, 0.0% in layers 2-2" in text and "not higher" in text
-    assert "below the paper's 35%" in text
-    assert "layers 1-1: 75.0% vs 0.0% (p = 0.205)" in text and "**holds**" in text
-    assert "ahead in 1 of 1 lower groups, significantly (Welch, p < 0.05) in 0" in text
-    assert "random stand-in" in f2r.conclusion(fig2, t3, 2, _pair(True))
-    flipped = t3.assign(instruct_mean=t3.general_mean, general_mean=t3.instruct_mean)
-    assert "**does not hold**" in f2r.table3_sentence(flipped, 2)
-    assert "cannot be judged" in f2r.table3_sentence(t3.iloc[1:], 2)
+    cmp, _ = f2.table3_comparison(t3, 2)
+    page = _html(f2r.table3_table(t3, cmp, "Table A3", "caption"))
+    # layer 1 -> the paper's 5-8: 66.89 - 48.42 = 18.47 pp; ours 75 - 0 = 75 pp; delta 56.53
+    assert "<strong>Table A3.</strong>" in page and "18.5" in page and "75.0" in page
+    assert "56.5" in page and "0.205" in page and "0.0045" in page    # Welch p ours, p paper
+    row2 = page.split("<tr>")[3]                                      # layer 2: no verb counted
+    assert "21-24" in row2 and "–" in row2 and "nan" not in page
+    assert "75.0 ± 25.0" in page and "2 / 2" in page                  # the collapsible block
+    assert "instruct_mean" not in page and "<th>0</th>" not in page   # no internal names, no index
 
 
-def test_fig2_sentence_trend():
+def test_fig2_sentence_trend_and_saturation():
     import pandas as pd
 
     up = pd.DataFrame({"layers": ["1-1", "2-2", "3-3"], "heads_changed": [0.1, 0.2, 0.4]})
     assert "rises with depth (Spearman ρ = 1.00 over 3 groups)" in f2r.fig2_sentence(up)
     assert "above the paper's 35%" in f2r.fig2_sentence(up)
+    assert "layer 1" in f2r.fig2_sentence(up) and "layers 1-1" not in f2r.fig2_sentence(up)
     down = up.assign(heads_changed=[0.4, 0.2, 0.1])
     assert "does not clearly rise" in f2r.fig2_sentence(down)
+    flat = up.assign(heads_changed=[0.956, 0.985, 0.99])             # the organism's Fig 2
+    text = f2r.fig2_sentence(flat)
+    assert "saturated" in text and "rises with depth (" not in text and "does not clearly" not in text
 
 
-def test_pairs_html_and_browser(hand_att):
-    page = f2r.pairs_html(hand_att, 0, 1, top=5)
-    assert "explain → why =" in page and "write → pen =" not in page and "<tr><td>2</td>" in page
-    assert "&lt;b&gt;" in f2r.pairs_html({n: {0: FakePairs({0: [H_]})} for n in ("pt", "ft")}, 0, 0)
-    choices = f2r.browse_choices(hand_att, per_layer=1)
-    assert choices == [(0, 1), (1, 0)]
-    box = f2r.pair_browser(hand_att, choices)
-    assert len(box.stack.children) == 2 and box.dropdown.options == ("layer 1, head 1",
-                                                                     "layer 2, head 0")
-    assert f2r.browse_choices(hand_att, per_layer=1, limit=1) == [(0, 1)]
-    with pytest.raises(ParameterError):
-        f2r.pair_browser(hand_att, [])
+def test_tables_use_readable_names(hand_att):
+    import pandas as pd
+
+    from paperlib.paper import contrasts as C
+
+    groups = [("1-1", (0,)), ("2-2", (1,))]
+    units = C.unit_changes({"pt": hand_att["pt"], "ft": hand_att["ft"], "cpt": hand_att["pt"]},
+                           [C.TUNING, C.CPT])
+    fig2c = C.fig2_contrasts(units, groups)
+    page = _html(f2r.fig2c_table(fig2c, "Table A6", "c")) + _html(
+        f2r.tests_table(C.fig2_tests(units, groups, "rbo_change", 50), "Table A7", "c"))
+    for internal in ("rbo_change", "changed@", "margin vs cpt", "p vs cpt"):
+        assert internal not in page
+    assert "1 − rank-biased overlap (%)" in page and "changed at depth 10 (%)" in page
+    assert "p vs continued pre-training" in page and "margin over continued pre-training (pp)" in page
+    assert "exceeds both controls" in page
+    t3c = pd.DataFrame({"layers": ["1-1"], "base → tuned: Δ pp": [5.0], "base → tuned: p": [0.2],
+                        "margin vs reseed": [1.0], "p vs reseed": [0.3]})
+    page = _html(f2r.table3_contrast_table(t3c, "Table A8", "c"))
+    assert "p vs second seed" in page and "margin over second seed (pp)" in page
+    assert "base → tuned: Welch p" in page and "p vs reseed" not in page
+    assert "base → tuned: Welch p" in page.split("<details")[0]          # p ours in the compact table
     assert f2r.example_layers(hand_att) == [0, 1]
 
 
@@ -215,7 +227,7 @@ def test_identical_models_change_nothing(tiny_att):
     fig2 = f2.fig2_table(att, 2, 1)
     assert fig2["heads_changed"].tolist() == [0.0, 0.0] and fig2["n_neurons"].min() > 0
     t3 = f2.table3(att, ["write", "use"], ["go", "see", "look"], 2, 1)
-    assert (t3["instruct_n"] == 0).all() and "cannot be judged" in f2r.table3_sentence(t3, 2)
+    assert (t3["instruct_n"] == 0).all() and t3["p_value"].isna().all()
 
 
 def test_different_models_change_pairs(tiny_att):
@@ -234,7 +246,7 @@ def test_source_is_clean_myst_with_its_parameters():
     check_source(NOTEBOOK, ["model_pt", "model_ft", "model_cpt", "model_ft2", "fallback_to_random",
                             "seed", "layers", "K", "max_pairs", "group_size", "vocab_size", "similarity",
                             "instruction_verbs", "general_verbs", "n_general_verbs",
-                            "example_heads", "top_pairs", "browse_per_layer", "dtype", "device",
+                            "example_heads", "top_pairs", "dtype", "device",
                             "n_boot", "alpha"])
 
 
@@ -262,15 +274,22 @@ def test_notebook_defaults(default_run):
         assert "tiny random-weight LLaMA" in _text(nb, "fig2")
     else:
         assert "Model pair loaded" in note and "organism" in note
-    assert "Table 2 · Fig 2" in _text(nb, "fig2") and "heads_changed" in _text(nb, "fig2")
+    assert "Table A2." in _text(nb, "fig2") and "heads: pairs changed (%)" in _text(nb, "fig2")
+    assert "Figure A1." in _text(nb, "fig2-figure")
     t3 = _text(nb, "table3")
-    assert "Table 3 ·" in t3 and "instruct (ours)" in t3 and "p (paper)" in t3
-    assert "78.46" in _text(nb, "paper-table3")
+    assert "Table A3." in t3 and "ours (pp)" in t3 and "p paper" in t3
+    assert "78.46" in _text(nb, "paper-table3") and "Table A4." in _text(nb, "paper-table3")
     assert "K = 100" in _text(nb, "setup") and "3000 candidate words" in _text(nb, "setup")
-    assert "Table 4 · top 10 head-level pairs, layer 1" in _text(nb, "examples")
+    assert "Table A5a." in _text(nb, "examples") and "top 10 head-level pairs" in _text(nb, "examples")
     assert "paper's direction" in _text(nb, "conclusion")
-    assert any({"image/png", "image/svg+xml"} & set(o.get("data", {})) for c in nb["cells"]
-               for o in c.get("outputs", []))  # the book's figures are SVG
+    caveat = _text(nb, "organism-caveat")
+    assert "what it can and cannot stand for" in caveat and "<strong>cannot</strong>" in caveat
+    every = "".join(_text(nb, t) for t in ("fig2", "table3", "contrasts", "fig2-contrasts",
+                                            "table3-contrasts", "conclusion"))
+    for internal in ("rbo_change", "changed@", "heads_changed", "margin vs ", "Table 1 ·"):
+        assert internal not in every
+    assert any("data:image/svg+xml;base64" in "".join(o.get("data", {}).get("text/html", ""))
+               for c in nb["cells"] for o in c.get("outputs", []))  # the book's figures are SVG
     assert nb["metadata"].get("widgets")  # browser state saved for the static page
 
 

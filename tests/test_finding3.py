@@ -21,7 +21,6 @@ from paperlib.book import finding3_report as r3
 from paperlib.annotate import CANNOT_TELL, Annotation, Annotator
 from paperlib.core.errors import ParameterError
 from paperlib.explainers.ffn_concepts import FFNConcepts
-from paperlib.book.live import LivePair
 from nbrun import check_source, output_text, run_notebook
 
 torch.set_num_threads(1)
@@ -84,10 +83,6 @@ def concepts():
 @pytest.fixture()
 def ann(concepts):
     return f3.annotate_concepts(concepts, FakeAnnotator(), [0, 1])
-
-
-def _pair(fallback=False):
-    return LivePair(None, None, None, None, "hand-made pair", "note", fallback)
 
 
 # --- annotation table, shares, Table 5 --------------------------------------------------
@@ -211,27 +206,44 @@ def test_description_words_and_word_shift():
     assert shift[shift.layers == "2-2"].word.tolist() == ["rhyming"]
 
 
-def test_examples_browser_and_html(ann):
+def test_examples_and_their_table(ann):
     ex = g3.examples(ann, 0, n=1)
     assert ex.model.tolist() == ["pt", "ft"] and ex.iloc[0]["concept"] == "programming terms"
     assert ex.iloc[0]["rule"] == "rule code" and ex.iloc[0]["scenario"] == "coding"
     assert "words beginning with sub-" in g3.examples(ann, 1, n=1).concept.tolist()
     with pytest.raises(ParameterError):
         g3.examples(ann, 7)
-    page = r3.layer_html(ann, 1)
-    assert "<i>Cannot Tell</i>" in page and "words beginning with sub-" in page
-    box = r3.concept_browser(ann, top=2)
-    assert box.dropdown.options == ("layer 1", "layer 2") and len(box.stack.children) == 2
-    assert r3.side_by_side({"a": ex, "b": ex}).count("pl-stacked") == 2
+    page = r3.examples_table(ex, "Table C4a", "c").data
+    assert "programming terms" in page and "pre-trained" in page and "rule code" in page
+    assert "<th >linguistic</th>" not in page and "<th >level</th>" in page
 
 
-def test_conclusion_built_from_results(ann):
+def test_table5_table_compact_and_readable(ann):
     t5 = f3.table5(ann)
-    text = r3.conclusion(t5, _pair())
-    assert "coding 33.3% → 40.0% (+6.7 pp)" in text and "rise in 1 of 3" in text
-    assert "paper's direction" in text and "random stand-in" not in text
-    assert "random stand-in" in r3.conclusion(t5, _pair(fallback=True))
+    page = r3.table5_table(t5, "Table C2", "c").data
+    head = page.split("<details")[0]
+    # coding: ours 33.3% -> 40.0% (+6.7 pp), the paper's +0.81 pp (p 0.0350): delta +5.86
+    coding = next(row for row in head.split("<tr>") if "<td >coding</td>" in row)
+    assert "0.81" in coding and "6.67" in coding and "5.86" in coding and "0.035" in coding
+    assert "<td >yes</td>" in coding                                     # same direction
+    levels = [row for row in head.split("<tr>") if "<td >level</td>" in row]
+    assert levels and all("no significant change" in row or "changed" in row for row in levels)
+    assert "undefined: std 0 over seeds" in page.split("<details")[1]    # Welch in the block
+    for internal in ("tuned_mean", "diff_pp", "two_prop_p", "<th >0</th>"):
+        assert internal not in page
     assert "identical labels" in r3.seeds_note(True, [0, 1])
+
+
+def test_word_shift_and_variance_frames_are_readable(concepts):
+    var = r3.variance_frame(g3.variance_table(concepts, R=2))
+    assert list(var.columns)[:5] == ["model", "layer", "D", "R", "top R (%)"]
+    assert set(var["model"]) == {"pre-trained", "tuned"}
+    import pandas as pd
+
+    shift = pd.DataFrame({"layers": ["1-1"] * 2, "direction": ["↑", "↓"], "word": ["a", "b"],
+                          "pt": [1, 2], "ft": [2, 1], "change": [1, -1], "rank_shift": [1.0, float("nan")]})
+    out = r3.word_shift_frame(shift)
+    assert out["rank shift"].tolist() == ["+1", "–"] and "count tuned" in out
 
 
 # --- annotators -------------------------------------------------------------------------
@@ -318,16 +330,21 @@ def app_run(tmp_path_factory, cache_dir):
 def test_table5_notebook_defaults(t5_run):
     nb = t5_run
     _pair_checked(nb)
-    label = "tiny random-weight LLaMA" if ORGANISM_MISSING else "organism"
+    label = "random stand-in pair" if ORGANISM_MISSING else "organism pt → organism ft"
     t5 = _text(nb, "table5")
-    assert "Table 2 · Table 5" in t5 and label in t5 and "two-proportion p (ours)" in t5
-    assert "Vicuna (paper)" in t5 and "undefined: std 0 over seeds" in t5
-    assert "53.50" in _text(nb, "paper-table5") and "semantic" in _text(nb, "fig3")
+    assert "Table C2." in t5 and label in t5 and "p ours" in t5 and "p paper" in t5
+    assert "Vicuna, paper (%)" in t5 and "undefined: std 0 over seeds" in t5
+    assert "53.50" in t5 and "semantic" in _text(nb, "fig3") and "Table C3." in _text(nb, "fig3")
+    assert "Figure C1." in _text(nb, "fig3-figure")
     assert "K = 15" in _text(nb, "setup") and "identical labels" in _text(nb, "setup")
-    assert "Table 4 · example concepts of FFN layer 1" in _text(nb, "examples")
+    assert "Table C4a." in _text(nb, "examples") and "FFN layer 1 " in _text(nb, "examples")
     assert "paper's direction" in _text(nb, "conclusion")
-    assert any({"image/png", "image/svg+xml"} & set(o.get("data", {})) for c in nb["cells"]
-               for o in c.get("outputs", []))  # the book's figures are SVG
+    assert "what it can and cannot stand for" in _text(nb, "organism-caveat")
+    every = "".join(_text(nb, t) for t in ("table5", "fig3", "table5-contrasts", "concept-change"))
+    for internal in ("Table 2 ·", "tuned_mean", "two_prop_p", "margin vs ", "exact_changed"):
+        assert internal not in every
+    assert any("data:image/svg+xml;base64" in "".join(o.get("data", {}).get("text/html", ""))
+               for c in nb["cells"] for o in c.get("outputs", []))  # the book's figures are SVG
     assert nb["metadata"].get("widgets")  # browser state saved for the static page
 
 
@@ -335,11 +352,14 @@ def test_table5_notebook_defaults(t5_run):
 def test_appendix_notebook_defaults(app_run):
     nb = app_run
     _pair_checked(nb)
-    label = "tiny random-weight LLaMA" if ORGANISM_MISSING else "organism"
+    label = "random stand-in pair" if ORGANISM_MISSING else "organism pt → organism ft"
     assert "Fig 7" in _text(nb, "fig7") and label in _text(nb, "fig7")
-    assert "Fig 8" in _text(nb, "fig8") and "cum_at_R" in _text(nb, "fig8")
+    assert "Figure I1." in _text(nb, "fig7-figure") and "Figure I2." in _text(nb, "fig8-figure")
+    assert "Fig 8" in _text(nb, "fig8") and "top R (%)" in _text(nb, "fig8")
+    assert "cum_at_R" not in _text(nb, "fig8")
     assert "22.49%" in _text(nb, "fig8-text") and "Paper:" in _text(nb, "fig7-text")
-    assert "Tables 6–9" in _text(nb, "word-shift") and "rank_shift" in _text(nb, "word-shift")
+    assert "Tables 6–9" in _text(nb, "word-shift") and "rank shift" in _text(nb, "word-shift")
+    assert "what it can and cannot stand for" in _text(nb, "organism-caveat")
 
 
 @pytest.mark.notebook

@@ -36,14 +36,14 @@ def test_sources_declare_the_control_parameters():
     check_source(FIG2, ["model_pt", "model_ft", "model_cpt", "model_ft2", "fallback_to_random", "seed",
                         "layers", "K", "max_pairs", "group_size", "vocab_size", "similarity",
                         "instruction_verbs", "general_verbs", "n_general_verbs", "example_heads",
-                        "top_pairs", "browse_per_layer", "dtype", "device", "n_boot", "alpha"])
+                        "top_pairs", "dtype", "device", "n_boot", "alpha"])
     check_source(TABLE5, ["model_pt", "model_ft", "model_cpt", "model_ft2", "fallback_to_random", "seed",
                           "layers", "R", "K", "vocab_size", "annotator", "llm_base_url", "llm_model",
                           "seeds", "group_size", "example_concepts", "browse_top", "dtype", "device",
                           "n_boot", "alpha"])
-    for nb in (FIG2, TABLE5):
-        text = nb.read_text(encoding="utf-8")
-        assert "What the default pair can and cannot stand for" in text.split("```{code-cell}")[0]
+    for nb, focus in ((FIG2, "attention"), (TABLE5, "concepts")):
+        text = nb.read_text(encoding="utf-8")   # the landing page's organism box opens the chapter
+        assert f'landing.organism_caveat("{focus}")' in text.split("## 1 · The pair")[0]
 
 
 @needs_pair
@@ -56,7 +56,8 @@ def test_fig2_chapter_with_self_controls(tmp_path, cache_dir):
         assert label in table
     assert "exceeds both controls" in table
     t3 = _text(nb, "table3-contrasts")
-    assert "margin vs cpt" in t3 and "p vs reseed" in t3
+    assert "margin over continued pre-training (pp)" in t3 and "p vs second seed" in t3
+    assert "margin vs" not in t3 and "p vs reseed" not in t3     # readable names only
     claim = _claim(tmp_path, "finding2")
     assert claim["page"] == "notebooks/fig2_table3_attention_pairs" and "with controls" in claim["pair"]
     # the controls change nothing, so they never explain away a change of base -> tuned
@@ -70,7 +71,7 @@ def test_fig2_chapter_without_controls(tmp_path, cache_dir):
     nb = run_notebook(FIG2, tmp_path, cache_dir, model_cpt=None, model_ft2=None, **SMALL_F2)
     assert "No control was given" in _text(nb, "pair-note")
     assert "continued pre-training" not in _text(nb, "fig2-contrasts")
-    assert "margin vs" not in _text(nb, "table3-contrasts")
+    assert "margin over" not in _text(nb, "table3-contrasts")
     assert "No control was given" in _text(nb, "conclusion")
     assert "no control" in _claim(tmp_path, "finding2")["pair"]
 
@@ -83,8 +84,8 @@ def test_table5_chapter_with_and_without_controls(tmp_path, cache_dir):
     assert "base → continued pre-training: Δ pp" in t5 and "exceeds both controls" in t5
     claim = _claim(tmp_path / "ctl", "finding3")
     assert "continued pre-training +0.0" in claim["ours"] and "second seed +0.0" in claim["ours"]
-    assert "Table 6 ·" in _text(nb, "concept-change")
+    assert "Table C6." in _text(nb, "concept-change")
     nb = run_notebook(TABLE5, tmp_path / "none", cache_dir, model_cpt=None, model_ft2=None, **SMALL_T5)
     assert "No control was given" in _text(nb, "pair-note")
-    assert "margin vs" not in _text(nb, "table5-contrasts")
+    assert "margin over" not in _text(nb, "table5-contrasts")
     assert "no control" in _claim(tmp_path / "none", "finding3")["pair"]

@@ -53,3 +53,17 @@ def test_claim_records_round_trip(tmp_path):
     with pytest.raises(ValueError):
         record_claim("Bad id", claim="", paper="", ours="", pair="", verdict=v, page="",
                      root=tmp_path)
+
+
+def test_stays_verdict_known_cases():
+    """A claim of no change: the paper's linguistic levels 'stay the same'."""
+    kw = dict(what="semantic share change (pp)", paper_text="+0.04 pp, stays")
+    assert V.stays_verdict(ours=0.0, p_value=1.0, **kw).label == V.NO_CHANGE       # self-comparison
+    moved = V.stays_verdict(ours=18.1, p_value=0.002, **kw)                           # the organism's move
+    assert moved.label == V.NOT_SEEN and "18.1" in moved.sentence and "0.002" in moved.sentence
+    assert V.stays_verdict(ours=-11.4, p_value=0.001, **kw).label == V.NOT_SEEN       # either sign
+    kept = V.stays_verdict(ours=1.5, p_value=0.6, **kw)
+    assert kept.label == V.DIRECTION and "cannot show equivalence" in kept.sentence
+    assert V.stays_verdict(ours=1.5, p_value=0.04, alpha=0.01, **kw).label == V.DIRECTION
+    assert V.stays_verdict(ours=math.nan, p_value=0.5, **kw).label == V.CANNOT
+    assert V.stays_verdict(ours=2.0, p_value=None, **kw).label == V.CANNOT

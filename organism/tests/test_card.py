@@ -126,6 +126,23 @@ def test_model_facts_and_curves(tiny):
     assert len(right.lines) == 1 and list(right.lines[0].get_xdata()) == [1, 2, 3, 4]
 
 
+def test_controls_table_reads_each_control_folder(tiny, tmp_path):
+    import shutil
+
+    assert organism_card.controls_table(tiny.models) is None  # no control built
+    root = tmp_path / "models"
+    shutil.copytree(tiny.models, root)
+    shutil.copytree(root / "ft", root / "ft_seed1")           # a stand-in control with its own scores
+    ev = {"mean": 0.25, "kind": {"skill": 0.5, "recall": 0.0}, "form": {"mean": 0.75}}
+    (root / "ft_seed1" / "eval.json").write_text(json.dumps(ev))
+    table = organism_card.controls_table(root)
+    pair = organism_card.load_eval(root)
+    assert list(table["model"]) == ["base (pt)", "tuned (ft)", "tuning, second seed (control) (ft_seed1)"]
+    assert list(table["correct"]) == [f"{pair['pt']['mean']:.1%}", f"{pair['ft']['mean']:.1%}", "25.0%"]
+    assert list(table.iloc[2][["skill tasks", "recall tasks", "in the requested form"]]) == ["50.0%", "0.0%", "75.0%"]
+    assert list(table["steps"]) == [8, 4, 4]
+
+
 def test_recomputed_scores_equal_eval_json(tiny):
     models, toks, seconds = organism_card.load_pair_timed(tiny.models)
     assert 0 < seconds < 30 and not models["pt"].training

@@ -225,12 +225,27 @@ def table_sentence(df: pd.DataFrame, table: str, imp: pd.DataFrame, alpha: float
 
 
 def record(claim_id: str, v: verdicts.Verdict, *, claim: str, paper: str, ours: str,
-           page: str, pair: str = PAIR_PAPER) -> None:
+           page: str, pair: str = PAIR_PAPER, note: str = "") -> None:
     """Write the claim record for the landing page (:func:`paperlib.book.claims.record_claim`;
-    returns nothing, so that a chapter cell shows no file path)."""
+    returns nothing, so that a chapter cell shows no file path). ``note`` is appended
+    to the verdict's sentence."""
     from paperlib.book.claims import record_claim
 
+    if note:
+        v = verdicts.Verdict(v.label, f"{v.sentence} {note}")
     record_claim(claim_id, claim=claim, paper=paper, ours=ours, pair=pair, verdict=v, page=page)
+
+
+def p_gap_note(df: pd.DataFrame, table: str) -> str:
+    """A sentence on how far our p-values are from the paper's printed ones (the
+    verdict judges the effect; the p-values are reported beside it)."""
+    spec = _spec(table)
+    ratio = [max(q / pp, pp / q) for q, pp in
+             zip(df["p_value"], (spec["paper"][d]["p_value"] for d in df["dataset"])) if q > 0 and pp > 0]
+    if not ratio:
+        return ""
+    return (f"The p-values differ from the paper's printed ones by up to {max(ratio):.1f}× "
+            "(the chapter traces where the paper's p-values come from).")
 
 
 def effects_summary(df: pd.DataFrame, table: str) -> tuple[str, str]:

@@ -1,39 +1,23 @@
-"""Figures, static head browser and computed text of the Finding 2 chapter (Fig 2, Table 3).
+"""Numbered tables and computed text of the Finding 2 chapter (Fig 2, Table 3).
 
-Tables come from :mod:`paperlib.paper.finding2`; figures are titled with the pair
-(:meth:`paperlib.models.pair.LivePair.title`).
+Tables come from :mod:`paperlib.paper.finding2` and :mod:`paperlib.paper.contrasts`;
+this module shows them the book's way (:func:`paperlib.book.figures.table`: a compact
+comparison first, secondary statistics in a collapsible block, readable column
+names, never the library's internal keys). Figures are in
+:mod:`paperlib.book.finding23_plots`.
 """
 from __future__ import annotations
 
-import html
-
 import numpy as np
+import pandas as pd
 
-from paperlib.core.errors import ParameterError
-from paperlib.models.pair import NAMES, ROLE_LABELS, LivePair
+from paperlib.book import figures
+from paperlib.book.claims import measure_name, readable
+from paperlib.models.pair import NAMES, LivePair
 from paperlib.paper.finding2 import PAPER_CHANGED_LAST, PAPER_FIG2
 
-
-def fig2_figure(table, pair: LivePair):
-    """Line plot of :func:`fig2_table` (changed share in %, head and neuron level)
-    with the paper's 35% mark. Returns the Figure."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.2, 3.0))
-    x = np.arange(len(table))
-    for col, style, label in (("heads_changed", "o-", "head level"),
-                              ("neurons_changed", "s--", "neuron level")):
-        ax.plot(x, 100 * table[col].to_numpy(dtype=float), style, label=label)
-    ax.axhline(100 * PAPER_CHANGED_LAST, color="grey", lw=0.8, ls=":",
-               label="paper: last layers > 35%")
-    ax.set_xticks(x, table["layers"], rotation=45 if len(x) > 8 else 0)
-    ax.set_xlabel("layers")
-    ax.set_ylabel("changed word pairs (%)")
-    ax.set_ylim(0, 105)
-    ax.legend(fontsize=8)
-    ax.set_title(pair.title("Fig 2 · share of changed word pairs"), fontsize=9)
-    fig.tight_layout()
-    return fig
+#: Readable names of the control contrasts (keys of :data:`paperlib.paper.contrasts.CONTROLS`).
+CONTROL_NAMES = {"cpt": "continued pre-training", "reseed": "second seed"}
 
 
 def example_layers(att: dict) -> list[int]:
@@ -42,210 +26,206 @@ def example_layers(att: dict) -> list[int]:
     return list(dict.fromkeys([layers[0], layers[-1]]))
 
 
-def browse_choices(att: dict, per_layer: int = 2, limit: int = 16) -> list[tuple[int, int]]:
-    """(layer, head) choices of the browser: the ``per_layer`` busiest heads
-    (:func:`paperlib.measures.attention_stats.busiest_heads`) of each explained layer,
-    at most ``limit`` in all (evenly spread over the layers when cut)."""
-    from paperlib.measures.attention_stats import busiest_heads
-    from paperlib.core.errors import check_count
-
-    check_count("per_layer", per_layer, 1)
-    check_count("limit", limit, 1)
-    layers = sorted(att["pt"])
-    if len(layers) * per_layer > limit:
-        keep = np.linspace(0, len(layers) - 1, max(1, limit // per_layer)).round().astype(int)
-        layers = [layers[i] for i in dict.fromkeys(keep.tolist())]
-    return [(l, h) for l in layers for h in busiest_heads(att, l, per_layer)]
-
-
-def pairs_html(att: dict, layer: int, head: int, top: int = 20) -> str:
-    """HTML table of one head's top ``top`` head-level pairs, pre-trained beside
-    tuned; a pair in both lists is marked with "=" (unchanged)."""
-    lists = [att[n][layer].head_pairs(head)[:top] for n in NAMES]
-    both = set(lists[0]) & set(lists[1])
-    cell = lambda p: ("" if p is None else html.escape(f"{p[0]} → {p[1]}")
-                      + (" =" if p in both else ""))
-    rows = "".join(f"<tr><td>{r + 1}</td>" + "".join(
-        f"<td>{cell(x[r] if r < len(x) else None)}</td>" for x in lists) + "</tr>"
-        for r in range(max(1, max(len(x) for x in lists))))
-    head_row = "".join(f"<th>{ROLE_LABELS[n]} ({len(x)})</th>" for n, x in zip(NAMES, lists))
-    return (f"<p>layer {layer + 1}, head {head} — '=' marks a pair in both lists</p>"
-            f"<table><tr><th>rank</th>{head_row}</tr>{rows}</table>")
-
-
-def pair_browser(att: dict, choices, top: int = 20):
-    """Kernel-free browser: a Dropdown whose index is jslink-ed to a Stack of the
-    pre-rendered :func:`pairs_html` tables of ``choices`` [(layer, head), ...]
-    (same pattern as :func:`paperlib.book.widgets.static_picker`). Returns the VBox."""
-    import ipywidgets as widgets
-
-    choices = list(choices)
-    if not choices:
-        raise ParameterError("the pair browser needs at least one (layer, head)")
-    labels = [f"layer {l + 1}, head {h}" for l, h in choices]
-    pages = [widgets.HTML(value=pairs_html(att, l, h, top)) for l, h in choices]
-    dropdown = widgets.Dropdown(options=labels, index=0, description="Head:")
-    stack = widgets.Stack(children=pages, selected_index=0)
-    widgets.jslink((dropdown, "index"), (stack, "selected_index"))
-    box = widgets.VBox([dropdown, stack])
-    box.dropdown, box.stack = dropdown, stack
-    return box
-
-
 def _pct(x) -> str:
     return "n/a" if x != x else f"{100 * x:.1f}%"
 
 
+def fmt_p(p) -> str:
+    """A p-value for a table cell ("–" when undefined)."""
+    if isinstance(p, str):
+        return p
+    if p is None or p != p:
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.4f}" if p < 0.01 else f"{p:.3f}"
+
+
+def mean_std(m, s, digits: int = 1) -> str:
+    """"mean ± std" for a table cell ("–" when undefined)."""
+    return "–" if m != m else f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def control_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the contrast tables' internal column names made readable
+    ("margin vs cpt" -> "margin over continued pre-training (pp)", "p vs reseed" ->
+    "p vs second seed")."""
+    names = {}
+    for key, name in CONTROL_NAMES.items():
+        names[f"margin vs {key}"] = f"margin over {name} (pp)"
+        names[f"p vs {key}"] = f"p vs {name}"
+    return df.rename(columns=names)
+
+
 def fig2_sentence(fig2) -> str:
-    """Does the head-level changed share rise with depth (Spearman rho over groups)
-    and pass 35% in the last group?"""
+    """The head-level changed share of the first and last group; whether it rises with
+    depth (Spearman rho over groups) unless it is saturated (every group within 5
+    points of 100%: :func:`paperlib.paper.verdicts.is_saturated`), and whether the
+    last group passes the paper's 35%."""
     from scipy.stats import spearmanr
+
+    from paperlib.paper.verdicts import is_saturated
 
     vals = fig2["heads_changed"].to_numpy(dtype=float)
     first, last = fig2["layers"].iloc[0], fig2["layers"].iloc[-1]
     text = (f"**Fig 2.** Head-level pairs changed: {_pct(vals[0])} in layers {first}, "
             f"{_pct(vals[-1])} in layers {last}")
     ok = vals[np.isfinite(vals)]
-    if len(ok) >= 3 and np.ptp(ok) > 0:
+    if is_saturated(ok):
+        text += ("; every layer group is within 5 points of 100%: the measure is saturated, so "
+                 "it cannot show a rise with depth on this pair (section 7 reads graded measures)")
+    elif len(ok) >= 3 and np.ptp(ok) > 0:
         rho = spearmanr(np.arange(len(vals))[np.isfinite(vals)], ok).statistic
         trend = "rises with depth" if rho > 0.5 else "does not clearly rise with depth"
         text += f"; the share {trend} (Spearman ρ = {rho:.2f} over {len(ok)} groups)"
     elif len(ok) == 2:
         text += "; " + ("higher" if ok[-1] > ok[0] else "not higher") + " in the last group"
     above = "above" if vals[-1] > PAPER_CHANGED_LAST else "below"
-    return text + f"; the last group is {above} the paper's 35%. Paper: {PAPER_FIG2}."
+    return readable(text + f"; the last group is {above} the paper's 35%. Paper: {PAPER_FIG2}.")
 
 
-def lower_groups(t3, n_layers: int):
-    """Rows of a Table 3 whose first layer lies in the lower half of the model."""
-    first = t3["layers"].map(lambda s: int(s.split("-")[0]))
-    return t3[first <= n_layers / 2]
+def fig2_table(fig2, label: str, caption: str):
+    """Fig 2 as a numbered table: changed share (%) per layer group, head and neuron
+    level; the numbers of units in the collapsible block."""
+    compact = pd.DataFrame({"layers": fig2["layers"],
+                            "heads: pairs changed (%)": 100 * fig2["heads_changed"],
+                            "neurons: pairs changed (%)": 100 * fig2["neurons_changed"]})
+    counts = pd.DataFrame({"layers": fig2["layers"], "heads with a pair": fig2["n_heads"],
+                           "neurons with a pair": fig2["n_neurons"]})
+    return figures.table(compact, label, caption, digits=1,
+                         details=("Units counted per group (heads and neurons with a pair in "
+                                  "either model)", counts))
 
 
-def table3_sentence(t3, n_layers: int, alpha: float = 0.05) -> str:
-    """Does the paper's direction hold: instruction verbs gain pairs more often than
-    general verbs (instruct mean > general mean) in the lower half of the layers?"""
-    low = lower_groups(t3, n_layers)
-    valid = low[np.isfinite(low["instruct_mean"]) & np.isfinite(low["general_mean"])]
-    if valid.empty:
-        return ("**Table 3.** No lower-layer group has a verb whose head count changed, so "
-                "the paper's direction cannot be judged on this pair.")
-    higher = valid[valid["instruct_mean"] > valid["general_mean"]]
-    sig = higher[higher["p_value"] < alpha]
-    detail = "; ".join(f"layers {r.layers}: {r.instruct_mean:.1f}% vs {r.general_mean:.1f}% "
-                       f"(p = {r.p_value:.3g})" for r in valid.itertuples())
-    verdict = ("holds" if len(higher) == len(valid) else "holds in part" if len(higher)
-               else "does not hold")
-    return (f"**Table 3.** In the lower half of the layers, the share of heads that gained "
-            f"pairs with the verb is, instruction vs general verbs, {detail}. The paper's "
-            f"direction (instruction verbs gain word pairs in lower layers) **{verdict}** on "
-            f"this pair: instruction verbs are ahead in {len(higher)} of {len(valid)} lower "
-            f"groups, significantly (Welch, p < {alpha}) in {len(sig)}. Paper: 78.46% vs "
-            f"52.45% in layers 1–4, p < 0.05 in each of the first 16 of 32 layers.")
+def _sign(x) -> str:
+    return "–" if x != x else "yes" if x > 0 else "no"
 
 
-def conclusion(fig2, t3, n_layers: int, pair: LivePair) -> str:
-    """The closing paragraph (Markdown), built from the results."""
-    text = fig2_sentence(fig2) + "\n\n" + table3_sentence(t3, n_layers)
-    if pair.fallback:
-        text += ("\n\n⚠️ *These numbers come from the random stand-in pair: they test the "
-                 "pipeline, not the paper's claim.*")
-    return text
+def table3_table(t3, comparison, label: str, caption: str):
+    """Table 3 as a compact comparison per layer group: the paper's instruction-minus-
+    general difference (pp) at the same layers or relative depth, ours, Δ, both
+    p-values and whether the direction agrees; means ± std and verb counts in the
+    collapsible block. ``comparison``: ``finding2.table3_comparison(t3, n)[0]``."""
+    from paperlib.paper.finding2 import paper_table3
+
+    paper = paper_table3().set_index("layers")
+    group_col = "paper layers" if "paper layers" in comparison else "paper group at same depth"
+    rows, more = [], []
+    for (_, r), group in zip(t3.iterrows(), comparison[group_col]):
+        p = paper.loc[group]
+        ours, theirs = r["instruct_mean"] - r["general_mean"], p["instruct_mean"] - p["general_mean"]
+        rows.append({"layers": r["layers"], "paper's layers": group,
+                     "paper: instruction − general (pp)": theirs, "ours (pp)": ours,
+                     "Δ ours − paper (pp)": ours - theirs, "p paper": fmt_p(p["p_value"]),
+                     "p ours": fmt_p(r["p_value"]),
+                     "same direction": "–" if ours != ours else _sign(ours * theirs)})
+        more.append({"layers": r["layers"],
+                     "instruction verbs, ours (%)": mean_std(r["instruct_mean"], r["instruct_std"]),
+                     "general verbs, ours (%)": mean_std(r["general_mean"], r["general_std"]),
+                     "verbs counted (instruction / general)": f"{r['instruct_n']} / {r['general_n']}",
+                     "instruction verbs, paper (%)": mean_std(p["instruct_mean"], p["instruct_std"], 2),
+                     "general verbs, paper (%)": mean_std(p["general_mean"], p["general_std"], 2)})
+    return figures.table(pd.DataFrame(rows), label, caption, digits=1,
+                         details=("Means ± std over verbs and the number of verbs counted",
+                                  pd.DataFrame(more)))
 
 
-# ---- three contrasts (paperlib.paper.contrasts) ----------------------------------------
+def paper_table3_table(label: str, caption: str):
+    """The paper's Table 3 (LLaMA-7B -> Vicuna-7B) with readable column names."""
+    from paperlib.paper.finding2 import paper_table3
 
-MEASURE_LABELS = {"changed": "pair set changed (paper's measure)",
-                  "rbo_change": "1 − rank-biased overlap (p = 0.9)"}
-
-
-def contrast_style() -> None:
-    """seaborn theme of the contrast figures (the book's fonts, SVG text as paths)."""
-    import seaborn as sns
-
-    sns.set_theme(style="whitegrid", context="paper", rc={
-        "axes.titlesize": 9, "axes.labelsize": 8, "xtick.labelsize": 7.5, "ytick.labelsize": 7.5,
-        "legend.fontsize": 8, "svg.fonttype": "path", "svg.hashsalt": "paperlib",
-        "figure.dpi": 150, "savefig.dpi": 150})
+    p = paper_table3()
+    frame = pd.DataFrame({
+        "layers": p["layers"],
+        "instruction verbs (%)": [f"{m:.2f} ± {s:.2f}" for m, s in zip(p.instruct_mean, p.instruct_std)],
+        "general verbs (%)": [f"{m:.2f} ± {s:.2f}" for m, s in zip(p.general_mean, p.general_std)],
+        "p": p["p_value"].map(lambda x: f"{x:.4f}")})
+    return figures.table(frame, label, caption)
 
 
-def fig2_contrast_figure(fig2c, pair: LivePair, measures=("changed", "rbo_change")):
-    """Fig 2 with controls: one panel per measure, one line per contrast (base → tuned,
-    base → continued pre-training, tuned → tuned seed 2) over the layer groups, with
-    the paper's 35% mark; the legend sits under the panels, outside the data."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
+def pairs_table(frame, label: str, caption: str):
+    """``live_explainers.head_pairs_table`` of one layer as a numbered table (the layer
+    is named in the caption, so its column is dropped)."""
+    return figures.table(frame.drop(columns=["layer"], errors="ignore"), label, caption)
 
+
+def _contrast_names(df):
     from paperlib.paper.contrasts import CONTRASTS
 
-    labels = {c.key: c.label for c in CONTRASTS}
-    data = fig2c.assign(contrast=fig2c["contrast"].map(labels))
-    long = data.melt(id_vars=["contrast", "layers"], value_vars=list(measures),
-                     var_name="measure", value_name="value")
-    long["value"] = 100 * long["value"]
-    contrast_style()
-    fig, axes = plt.subplots(1, len(measures), figsize=(7.2, 3.0), sharey=True, squeeze=False,
-                             layout="constrained")
-    order = [labels[c.key] for c in CONTRASTS if labels[c.key] in set(data["contrast"])]
-    for ax, m in zip(axes[0], measures):
-        sns.lineplot(long[long.measure == m], x="layers", y="value", hue="contrast", hue_order=order,
-                     style="contrast", style_order=order, markers=True, dashes=False, sort=False, ax=ax)
-        ax.axhline(100 * PAPER_CHANGED_LAST, color="grey", lw=0.8, ls=":", label="paper: > 35% (last layers)")
-        ax.set(title=MEASURE_LABELS.get(m, m), xlabel="layers", ylabel="change (%)", ylim=(0, 105))
-        ax.get_legend().remove()
-    handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="outside lower center", ncol=2, frameon=False)
-    fig.suptitle(pair.title("Fig 2 with controls · change of the heads' word pairs"), fontsize=9)
-    return fig
+    return df["contrast"].map({c.key: c.label for c in CONTRASTS})
 
 
-def fmt_p(p) -> str:
-    """A p-value for a table cell ("–" when undefined)."""
-    return "–" if p != p else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+def fig2c_table(fig2c, label: str, caption: str):
+    """Fig 2 per contrast: the paper's measure and 1 − RBO per group (%); the changes at
+    each depth k and the number of heads in the collapsible block."""
+    measures = [c for c in fig2c.columns if c not in ("contrast", "layers", "n")]
+    main = [m for m in ("changed", "rbo_change") if m in measures]
+    named = fig2c.assign(contrast=_contrast_names(fig2c))
+    compact = named[["contrast", "layers"]].assign(**{measure_name(m) + " (%)": 100 * fig2c[m] for m in main})
+    rest = named[["contrast", "layers"]].assign(heads=fig2c["n"], **{
+        measure_name(m) + " (%)": 100 * fig2c[m] for m in measures if m not in main})
+    return figures.table(compact, label, caption, digits=1,
+                         details=("Changed share of the first k pairs of the ranked lists, and "
+                                  "the number of heads", rest))
 
 
-def tests_table(tests, alpha: float = 0.05):
-    """:func:`paperlib.paper.contrasts.fig2_tests` as shown: means in %, p-values
-    formatted, and per group whether base → tuned exceeds both controls."""
+def tests_table(tests, label: str, caption: str, alpha: float = 0.05):
+    """``contrasts.fig2_tests`` as shown: mean change (%) of each contrast, the p of
+    "base → tuned changes more" against each control and whether it exceeds both;
+    the margins (points) in the collapsible block."""
     out = tests.copy()
     pcols = [c for c in out if c.startswith("p vs ")]
+    mcols = [c for c in out if c.startswith("margin vs ")]
     for c in out.columns:
-        if c.startswith("margin vs "):
-            out[c] = (100 * out[c]).round(1)
-        elif c not in ("layers", *pcols):
-            out[c] = (100 * out[c]).round(1)
+        if c not in ("layers", *pcols):
+            out[c] = 100 * out[c]
     if pcols:
-        out["exceeds both controls"] = [
-            "yes" if all(r[c] == r[c] and r[c] < alpha for c in pcols) else "no"
-            for _, r in out.iterrows()]
+        out["exceeds both controls"] = ["yes" if all(r[c] == r[c] and r[c] < alpha for c in pcols)
+                                        else "no" for _, r in out.iterrows()]
     for c in pcols:
         out[c] = out[c].map(fmt_p)
-    return out
+    details = None
+    if mcols:
+        details = ("Margins of base → tuned over each control (points)",
+                   control_columns(out[["layers", *mcols]]))
+    return figures.table(control_columns(out.drop(columns=mcols)), label, caption, digits=1,
+                         details=details)
 
 
-def table3_contrast_view(t3c):
-    """:func:`paperlib.paper.contrasts.table3_contrasts` with rounded Δ and formatted p."""
-    out = t3c.copy()
-    for c in out.columns:
+def table3_contrast_table(t3c, label: str, caption: str):
+    """``contrasts.table3_contrasts`` as shown: per group the instruction-minus-general
+    difference (pp) of every contrast, the Welch p of base → tuned and the bootstrap p
+    against each control; the controls' Welch p and the margins in the collapsible block."""
+    from paperlib.paper.contrasts import TUNING
+
+    pcols = [c for c in t3c if c.endswith(": p")]
+    tuning_p = [c for c in pcols if c == f"{TUNING.label}: p"]
+    main = ["layers", *[c for c in t3c if c.endswith(": Δ pp")], *tuning_p,
+            *[c for c in t3c if c.startswith("p vs ")]]
+    more = ["layers", *[c for c in pcols if c not in tuning_p], *[c for c in t3c if c.startswith("margin vs ")]]
+    show = t3c.copy()
+    for c in show.columns:
         if c.endswith(": p") or c.startswith("p vs "):
-            out[c] = out[c].map(fmt_p)
-        elif c != "layers":
-            out[c] = out[c].round(1)
-    return out
+            show[c] = show[c].map(fmt_p)
+    rename = {c: c.replace(": p", ": Welch p") for c in pcols}
+    details = None
+    if len(more) > 1:
+        details = ("Welch p of the control contrasts and the margins of base → tuned over each "
+                   "control (pp)", control_columns(show[more].rename(columns=rename)))
+    return figures.table(control_columns(show[main].rename(columns=rename)), label, caption,
+                         digits=1, details=details)
 
 
 def verdict_text(verdict, parts, measure: str, saturated: bool, controls_given: bool) -> str:
     """The closing paragraph of the controls section: the measure used and why, the
-    verdict of Finding 2, and each part's sentence."""
-    why = (f"The verdict rests on **{MEASURE_LABELS.get(measure, measure)}**: the first measure "
-           "of (pair-set change, 1 − rank-biased overlap) that is not saturated for base → tuned "
+    verdict of Finding 2, and each part's sentence (readable measure names)."""
+    why = (f"The verdict rests on **{measure_name(measure)}**: the first measure of "
+           "(pair-set change, 1 − rank-biased overlap) that is not saturated for base → tuned "
            "(saturated: every layer group within 5 points of 100%, where no rise can show)")
     why += (" — both are saturated here, so the Fig 2 parts cannot be judged." if saturated else ".")
     ctl = (" A part supports the paper's direction only where base → tuned moves that way and "
            "exceeds both controls." if controls_given else " No control was given, so no part "
            "can be called specific to instruction tuning; a part supports the paper's direction "
            "where base → tuned moves that way.")
-    items = "\n".join(f"* {v.label}: {v.sentence}" for v in parts)
+    items = "\n".join(f"* {v.label}: {readable(v.sentence)}" for v in parts)
     return f"{why}{ctl}\n\n**Finding 2 on this pair: {verdict.label}.**\n\n{items}"
 
 
@@ -257,7 +237,7 @@ def claim_summary(fig2c, t3c, measure: str) -> tuple[str, str]:
     ours = "; ".join(f"{c.label}: {100 * fig2c[(fig2c.contrast == c.key) & (fig2c.layers == last)][measure].iloc[0]:.0f}%"
                      for c in CONTRASTS if c.key in set(fig2c["contrast"]))
     paper = "pairs changed rise with depth, > 35% in the last layers; instruction verbs gain pairs in layers 1-16"
-    return paper, f"{measure} in layers {last}: {ours}"
+    return paper, readable(f"{measure_name(measure)} in layers {last}: {ours}")
 
 
 def control_attention(ex, controls: dict, layers, *, K: int, max_pairs: int, vocab_size,
@@ -276,24 +256,16 @@ def control_attention(ex, controls: dict, layers, *, K: int, max_pairs: int, voc
     return att
 
 
-def record(verdict, fig2c, t3c, measure: str, pair: LivePair, controls_note: str) -> None:
-    """Write the ``finding2`` claim record for the landing page (returns nothing)."""
+def record(verdict, fig2c, t3c, measure: str, pair: LivePair, controls_note: str,
+           name: str | None = None) -> None:
+    """Write the ``finding2`` claim record for the landing page (returns nothing);
+    ``name``: the pair's short name (default: its label)."""
     from paperlib.book.claims import record_claim
 
     paper, ours = claim_summary(fig2c, t3c, measure)
     controls = "with controls" if len(set(fig2c["contrast"])) > 1 else "no control"
     record_claim("finding2", claim="Instruction tuning changes the self-attention heads' word pairs, "
                  "more with depth; instruction verbs gain pairs in the lower layers (Fig 2, Table 3)",
-                 paper=paper, ours=ours, pair=f"{pair.label} ({controls})", verdict=verdict,
+                 paper=paper, ours=ours, pair=f"{name or pair.label} ({controls})", verdict=verdict,
                  page="notebooks/fig2_table3_attention_pairs")
 
-
-def fig2c_view(fig2c):
-    """:func:`paperlib.paper.contrasts.fig2_contrasts` as shown: contrasts by name, changes in %."""
-    from paperlib.paper.contrasts import CONTRASTS
-
-    out = fig2c.copy()
-    out["contrast"] = out["contrast"].map({c.key: c.label for c in CONTRASTS})
-    for c in out.columns[3:]:
-        out[c] = (100 * out[c]).round(1)
-    return out.rename(columns={"n": "heads"})

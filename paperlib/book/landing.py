@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from paperlib.book.claims import CLAIM_ORDER, COLUMNS, load_claims
+from paperlib.book.claims import CLAIM_ORDER, COLUMNS, load_claims, readable
 from paperlib.paper.verdicts import CANNOT, DIRECTION, EXACT, NO_CHANGE, NOT_SEEN, PARTIAL
 
 #: Short names of the paper's claims (the landing table's first column).
@@ -71,8 +71,8 @@ def results_rows(claims: pd.DataFrame) -> list[dict]:
             rows.append(dict(claim=name, paper="–", ours="–", pair="–", verdict=NOT_RECORDED,
                              because="its chapter did not run in this build", link="–"))
             continue
-        rows.append(dict(claim=name, paper=r["paper"], ours=r["ours"], pair=r["pair"],
-                         verdict=r["verdict"], because=r["because"],
+        rows.append(dict(claim=name, paper=r["paper"], ours=readable(r["ours"]), pair=r["pair"],
+                         verdict=r["verdict"], because=readable(r["because"]),
                          link=page_link(r["page"], "read")))
     return rows
 
@@ -121,6 +121,14 @@ def _last_log(folder: Path) -> dict:
     return json.loads(lines[-1]) if lines else {}
 
 
+def _eval_mean(models_root: Path, role: str):
+    """Held-out accuracy of one organism model from ``organism/eval.json`` (None when absent)."""
+    path = Path(models_root) / "organism" / "eval.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get(role, {}).get("mean")
+
+
 def organism_facts(models_root: Path) -> dict | None:
     """Size facts of the organism pair read from its folders (None when absent)."""
     pt, ft = Path(models_root) / "organism" / "pt", Path(models_root) / "organism" / "ft"
@@ -130,40 +138,113 @@ def organism_facts(models_root: Path) -> dict | None:
     return {"parameters": _n_parameters(pt), "layers": cfg.get("num_hidden_layers"),
             "width": cfg.get("hidden_size"), "heads": cfg.get("num_attention_heads"),
             "ffn": cfg.get("intermediate_size"), "vocab": cfg.get("vocab_size"),
-            "pt_tokens": _last_log(pt).get("tokens"), "ft_steps": _last_log(ft).get("step")}
+            "pt_tokens": _last_log(pt).get("tokens"), "ft_steps": _last_log(ft).get("step"),
+            "ft_tokens": _last_log(ft).get("tokens"),
+            "heldout_pt": _eval_mean(models_root, "pt"), "heldout_ft": _eval_mean(models_root, "ft")}
 
 
 def _millions(x) -> str:
     return "?" if x is None else f"{x / 1e6:.1f} million"
 
 
-def organism_box(facts: dict | None) -> str:
-    """MyST admonition: what the organism pair is, can and cannot stand for."""
-    if facts is None:
-        size = "The pair's folders are not present in this checkout."
-    else:
-        size = (f"Both models have the LLaMA architecture at a tiny size: "
-                f"{_millions(facts['parameters'])} parameters, {facts['layers']} layers of "
-                f"width {facts['width']} ({facts['heads']} heads, feed-forward width "
-                f"{facts['ffn']}) and a byte-fallback tokenizer of {facts['vocab']:,} pieces. The base "
-                f"model (*organism pt*) was pre-trained on {_millions(facts['pt_tokens'])} tokens "
-                f"of Debian-packaged English; the tuned model (*organism ft*) is a full "
-                f"fine-tune of it for {facts['ft_steps']:,} steps on templated instructions in "
-                f"four scenarios (writing, coding, math, translation).")
-    return "\n".join([
-        "```{admonition} The organism pair: what it is, what it can and cannot stand for",
-        ":class: note", "",
+#: What each chapter adds to the box: the limits that matter for its own measures.
+CAVEAT_FOCUS = ("landing", "attention", "concepts")
+
+
+def _size_sentences(facts: dict) -> str:
+    text = (f"Both models have the LLaMA architecture at a tiny size: "
+            f"{_millions(facts['parameters'])} parameters, {facts['layers']} layers of "
+            f"width {facts['width']} ({facts['heads']} heads, feed-forward width "
+            f"{facts['ffn']}) and a byte-fallback tokenizer of {facts['vocab']:,} pieces. The base "
+            f"model (*organism pt*) was pre-trained on {_millions(facts['pt_tokens'])} tokens "
+            f"of Debian-packaged English; the tuned model (*organism ft*) is a full "
+            f"fine-tune of it for {facts['ft_steps']:,} steps on templated instructions in "
+            f"four scenarios (writing, coding, math, translation).")
+    if facts.get("heldout_ft") is not None and facts.get("heldout_pt") is not None:
+        text += (f" On held-out instructions the tuned model answers {facts['heldout_ft']:.0%} "
+                 f"correctly, the base model {facts['heldout_pt']:.0%}.")
+    return text
+
+
+def _focus_sentence(facts: dict | None, focus: str) -> str:
+    """The chapter-specific limit (computed from the pair's sizes)."""
+    if facts is None or focus == "landing":
+        return ""
+    if focus == "attention":
+        return (f" On this page in particular: the paper's depth trends run over 32 layers in 8 "
+                f"groups of 4; the organism has {facts['layers']} layers, shown as "
+                f"{facts['layers']} groups of one layer.")
+    return (f" On this page in particular: the paper takes the top R = 300 of D = 4,096 "
+            f"components of an FFN; with D = {facts['width']} the organism's components are "
+            f"capped at {facts['width']} and span the whole space, and its concepts come from a "
+            f"model that knows far less.")
+
+
+def _caveat_paragraphs(facts: dict | None, focus: str) -> list[str]:
+    if focus not in CAVEAT_FOCUS:
+        raise ValueError(f"focus must be one of {CAVEAT_FOCUS}, got {focus!r}")
+    size = ("The pair's folders are not present in this checkout." if facts is None
+            else _size_sentences(facts))
+    where = ("The Finding 2–3 verdicts above are about the organism, not about Vicuna."
+             if focus == "landing" else "The verdicts on this page are about the organism, not "
+             "about Vicuna.")
+    more = ""
+    if facts and facts.get("ft_tokens") and facts.get("pt_tokens") and facts["ft_tokens"] > facts["pt_tokens"]:
+        more = (f" Its tuning saw more tokens ({_millions(facts['ft_tokens'])}) than its "
+                f"pre-training: any further training moves these weights far, which is why the "
+                f"Finding 2–3 chapters compare base → tuned with control models when they exist.")
+    return [
         "LLaMA-7B and Vicuna-7B (32 layers of width 4,096, pre-trained on a trillion tokens) are "
         "not bundled and cannot be downloaded here, so the Finding 2–3 chapters run by default "
-        "on this project's own small pre-trained / instruction-tuned pair, the *organism*. "
-        + size, "",
+        "on this project's own small pre-trained / instruction-tuned pair, the *organism*. " + size,
         "It **can** show whether the three explainers work end to end on really trained "
-        "weights, and in which *direction* tuning moves a measure. It **cannot** estimate the "
-        "paper's *magnitudes*: shares and scores measured on a 7B model tuned on broad "
-        "conversations depend on scale and data that this pair does not have. The Finding 2–3 "
-        "verdicts above are about the organism, not about Vicuna. The "
-        "[model card](notebooks/organism_model_card.ipynb) gives its training and held-out "
-        "scores.", "```", ""])
+        "weights, how the measures behave on them (saturation, noise floor), and in which "
+        "*direction* tuning moves a measure. It **cannot** estimate the paper's *magnitudes*: "
+        "shares and scores measured on a 7B model tuned on broad conversations depend on scale "
+        "and data that this pair does not have." + more + _focus_sentence(facts, focus) + " "
+        + where + " The [model card](MODEL_CARD) gives its training and held-out scores."]
+
+
+CAVEAT_TITLE = "The organism pair: what it is, what it can and cannot stand for"
+
+
+def organism_box(facts: dict | None, focus: str = "landing") -> str:
+    """MyST admonition: what the organism pair is, can and cannot stand for (the
+    landing page's box; :func:`organism_caveat` shows the same box on a chapter)."""
+    body = "\n\n".join(_caveat_paragraphs(facts, focus)).replace(
+        "(MODEL_CARD)", "(notebooks/organism_model_card.ipynb)")
+    return "\n".join([f"```{{admonition}} {CAVEAT_TITLE}", ":class: note", "", body, "```", ""])
+
+
+def _inline_html(text: str) -> str:
+    """The few Markdown marks of the box (**, *, [text](url)) as HTML, the rest escaped."""
+    import html
+
+    out = html.escape(text, quote=False)
+    out = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+    out = re.sub(r"\*([^*]+)\*", r"<em>\1</em>", out)
+    return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', out)
+
+
+def organism_caveat_html(facts: dict | None, focus: str) -> str:
+    """:func:`organism_box` as the HTML of the theme's admonition, for a chapter page
+    (a notebook's Markdown output does not run MyST directives)."""
+    paras = "".join(f"<p>{_inline_html(p)}</p>" for p in _caveat_paragraphs(facts, focus))
+    paras = paras.replace('href="MODEL_CARD"', 'href="organism_model_card.html"')
+    return (f'<div class="admonition note pl-organism-caveat"><p class="admonition-title">'
+            f"{CAVEAT_TITLE}</p>{paras}</div>")
+
+
+def organism_caveat(focus: str, models_root: Path | None = None):
+    """The landing page's organism box for a Finding 2–3 chapter (``focus``:
+    "attention" or "concepts" adds the limit that matters on that page), facts read
+    from ``models_root`` (default: the models folder). Returns a displayable HTML."""
+    from IPython.display import HTML
+
+    from paperlib.core.paths import models_dir
+
+    root = Path(models_root) if models_root is not None else models_dir()
+    return HTML(organism_caveat_html(organism_facts(root), focus))
 
 
 def gather_claims(roots) -> pd.DataFrame:

@@ -200,19 +200,6 @@ def variance_block(fig, label: str, name: str):
         "moves the curve.")
 
 
-def without_pair_label(fig, pair):
-    """``fig`` with the pair's label (which names its folders) removed from its titles
-    (:meth:`LivePair.title` writes "what\\nlabel"); the caption names the pair instead.
-    Returns the Figure."""
-    label = str(getattr(pair, "label", ""))
-    titles = [fig._suptitle] if fig._suptitle is not None else []
-    titles += [ax.title for ax in fig.axes]
-    for text in titles:
-        lines = [ln for ln in text.get_text().split("\n") if label not in ln or not label]
-        text.set_text("\n".join(lines))
-    return fig
-
-
 def fig7_wide(desc: pd.DataFrame) -> pd.DataFrame:
     """Fig 7 as a flat table: layer group, then one column per model and rank cut
     ("pt ≤ 30", ...), shares in %."""

@@ -35,7 +35,7 @@ def _datasets_in_order(values) -> list:
     return [d for d in DATASET_ORDER if d in present] + [d for d in present if d not in DATASET_ORDER]
 
 
-def _style() -> None:
+def seaborn_theme() -> None:
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="paper", rc={
@@ -44,7 +44,7 @@ def _style() -> None:
         "svg.hashsalt": "paperlib"})
 
 
-def _legend_below(fig, axes, ncol: int, title: str | None = None) -> None:
+def legend_below(fig, axes, ncol: int, title: str | None = None) -> None:
     """One legend for the figure, under the panels (never over the data)."""
     handles, labels = axes[0].get_legend_handles_labels()
     for ax in axes:
@@ -74,7 +74,7 @@ def table_figure(scores, paper: Mapping[str, Mapping[str, float]] | None = None,
     unknown = sorted(set(scores["group"]) - set(groups))
     if unknown:
         raise ParameterError(f"table_figure: groups {unknown} are not in {list(groups)}")
-    _style()
+    seaborn_theme()
     datasets = _datasets_in_order(scores["dataset"])
     fig, axes = plt.subplots(1, len(datasets), figsize=(COLUMN_IN, 3.1), sharey=True,
                              squeeze=False, layout="constrained")
@@ -95,7 +95,7 @@ def table_figure(scores, paper: Mapping[str, Mapping[str, float]] | None = None,
         ax.set_title(name)
         ax.set_xlabel("")
     axes[0, 0].set_ylabel(ylabel)
-    _legend_below(fig, list(axes[0]), ncol=2)
+    legend_below(fig, list(axes[0]), ncol=2)
     return fig
 
 
@@ -134,7 +134,7 @@ def sensitivity_heatmap(df, value: str = "effect_size", *, table: str | None = N
     from matplotlib.patches import Rectangle
 
     df = _filtered(df, value, table, "sensitivity_heatmap")
-    _style()
+    seaborn_theme()
     datasets = _datasets_in_order(df["dataset"])
     grids = [_grid(df, value, name) for name in datasets]
     lim = max(float(np.nanmax(np.abs(g.to_numpy() - center))) for g in grids) or 1.0
@@ -192,7 +192,7 @@ def fig6_figure(df, *, n_segments: int | None = None):
     import seaborn as sns
 
     _require_columns(df, ["dataset", "model", "segment", "share"], "fig6_figure")
-    _style()
+    seaborn_theme()
     datasets = _datasets_in_order(df["dataset"])
     k = n_segments or int(df["segment"].max())
     fig, axes = plt.subplots(1, len(datasets), figsize=(COLUMN_IN, 2.9), sharey=True,
@@ -213,5 +213,5 @@ def fig6_figure(df, *, n_segments: int | None = None):
         ax.set_title(name)
         ax.set_xlabel("segment of the sentence")
     axes[0, 0].set_ylabel("share of the sentence's density")
-    _legend_below(fig, list(axes[0]), ncol=len(models) + 1)
+    legend_below(fig, list(axes[0]), ncol=len(models) + 1)
     return fig

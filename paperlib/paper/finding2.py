@@ -261,9 +261,9 @@ def fig2_parts(units, fig2c, groups, measure: str, saturated: bool, alpha: float
     first, last = groups[0][0], groups[-1][0]
     tests = C.fig2_tests(units, groups[-1:], measure).iloc[0]
     last_part = beyond_controls(
-        what=f"heads' pair change ({measure}) in layers {last}", paper=PAPER_CHANGED_LAST,
+        what=f"heads' pair change ({measure}, as a fraction) in layers {last}", paper=PAPER_CHANGED_LAST,
         ours=mean(C.TUNING.key, last), alpha=alpha, saturated=saturated,
-        paper_text="over 35% of a head's pairs changed in the last layers",
+        paper_text="over 0.35 of a head's pairs changed in the last layers",
         controls=[ControlCheck(c.label, mean(c.key, last), tests[f"p vs {c.key}"]) for c in present])
     if len(groups) < 2:
         return [last_part, Verdict(CANNOT, "rise with depth: one layer group only.")]

@@ -312,7 +312,8 @@ USER_TASKS = ("writing", "coding", "math")  # the paper: these shares rise after
 def table5_parts(t5c, alpha: float = 0.05) -> list:
     """One verdict per user task (writing, coding, math): its share change (pp) base ->
     tuned with the two-proportion p, against the paper's change and the control
-    contrasts present in ``t5c`` (:func:`paperlib.paper.contrasts.table5_contrasts`)."""
+    contrasts present in ``t5c`` (:func:`paperlib.paper.contrasts.table5_contrasts`);
+    then one per linguistic level (:func:`level_parts`)."""
     from paperlib.core.errors import check_range
     from paperlib.paper import contrasts as C
     from paperlib.paper.verdicts import ControlCheck, beyond_controls
@@ -328,4 +329,31 @@ def table5_parts(t5c, alpha: float = 0.05) -> list:
             what=f"{r['item']} share change (pp)", paper=p["tuned_mean"] - p["pt_mean"],
             ours=r[f"{C.TUNING.label}: Δ pp"], p_value=r["tuning: two-proportion p"],
             alpha=alpha, controls=checks))
-    return out
+    return out + level_parts(t5c, alpha)
+
+
+def table5_verdict(parts):
+    """Finding 3's verdict from :func:`table5_parts`: each half combined first (the
+    task shift; the levels that stay), then the halves, so that levels that merely
+    show no significant change cannot carry the claim when the task shift is not seen."""
+    from paperlib.paper.verdicts import combine
+
+    n = len(USER_TASKS)
+    halves = [combine(parts[:n], "the task half (writing, coding and math shares rise)"),
+              combine(parts[n:], "the level half (linguistic levels stay)")]
+    return combine(halves, "Finding 3")
+
+
+def level_parts(t5c, alpha: float = 0.05) -> list:
+    """One verdict per linguistic level: the paper says their shares stay the same
+    (its changes are all within ±0.4 pp); a significant change base -> tuned (the
+    two-proportion p) goes against that (:func:`paperlib.paper.verdicts.stays_verdict`)."""
+    from paperlib.paper import contrasts as C
+    from paperlib.paper.verdicts import stays_verdict
+
+    paper = paper_table5().set_index("item")
+    rows = t5c[t5c["category"] == "level"]
+    return [stays_verdict(what=f"{r['item']} share change (pp)", ours=r[f"{C.TUNING.label}: Δ pp"],
+                          p_value=r["tuning: two-proportion p"], alpha=alpha,
+                          paper_text=f"{paper.loc[r['item'], 'tuned_mean'] - paper.loc[r['item'], 'pt_mean']:+.2f} pp, stays")
+            for _, r in rows.iterrows()]

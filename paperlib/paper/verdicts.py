@@ -111,6 +111,27 @@ def effect_verdict(*, what: str, paper: float, ours: float, p_value: float | Non
     return Verdict(NOT_SEEN, f"{what} goes against the paper ({nums}).")
 
 
+def stays_verdict(*, what: str, ours: float, p_value: float | None, paper_text: str,
+                  alpha: float = 0.05, no_change_tol: float = 1e-12) -> Verdict:
+    """The verdict for a claim of *no* change ("the linguistic levels stay the same").
+
+    1. missing measurement -> cannot be judged; 2. zero change (a self-comparison)
+    -> no change; 3. a significant change (``p < alpha``) -> not seen (it moved,
+    against the claim); 4. otherwise -> in direction, with the sentence saying that
+    a non-significant change is all that was shown (not equivalence).
+    """
+    if _missing(ours) or _missing(p_value):
+        return Verdict(CANNOT, f"{what}: no measurement (ours {_fmt(ours)}, p = {_fmt(p_value)}).")
+    nums = f"ours {_fmt(ours)}, p = {_fmt(p_value)}; paper {paper_text}"
+    if abs(ours) <= no_change_tol:
+        return Verdict(NO_CHANGE, f"{what} is zero ({nums}): the two models do not differ here.")
+    if p_value < alpha:
+        return Verdict(NOT_SEEN, f"{what} changes significantly at α = {alpha:g} ({nums}), "
+                                 "against the paper's claim that it stays.")
+    return Verdict(DIRECTION, f"{what} shows no significant change at α = {alpha:g} ({nums}), as "
+                              "the paper says; a test of no difference cannot show equivalence.")
+
+
 def combine(parts: Sequence[Verdict], what: str) -> Verdict:
     """One verdict for a claim made of several parts.
 
