@@ -338,7 +338,7 @@ def test_table5_notebook_defaults(t5_run):
     assert "Figure C1." in _text(nb, "fig3-figure")
     assert "K = 15" in _text(nb, "setup") and "identical labels" in _text(nb, "setup")
     assert "Table C4a." in _text(nb, "examples") and "FFN layer 1 " in _text(nb, "examples")
-    assert "paper's direction" in _text(nb, "conclusion")
+    assert "both halves of Finding 3" in _text(nb, "conclusion") and "Finding 3 on this pair:" in _text(nb, "conclusion")
     assert "what it can and cannot stand for" in _text(nb, "organism-caveat")
     every = "".join(_text(nb, t) for t in ("table5", "fig3", "table5-contrasts", "concept-change"))
     for internal in ("Table 2 ·", "tuned_mean", "two_prop_p", "margin vs ", "exact_changed"):
