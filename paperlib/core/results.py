@@ -27,6 +27,7 @@ import json
 import math
 import os
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -109,7 +110,8 @@ def file_provenance(path) -> dict:
 
 def _link(target: str, link: Path) -> None:
     """Make ``link`` a symbolic link to ``target``, replacing it atomically."""
-    tmp = link.with_name(f".{link.name}.{os.getpid()}.link")
+    # unique per process and thread: two writers in one process must not share it
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.{threading.get_ident()}.link")
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     os.symlink(target, tmp)
