@@ -7,13 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from paperlib.book.figures import short_p
 from paperlib.book.summary_plots import MODEL_NAMES
 from paperlib.core.errors import ParameterError
 from paperlib.paper import verdicts
-
-
-def _p(x) -> str:
-    return f"{x:.2g}"
 
 
 def fig6_sentences(b: float = 7, p: float = 4, L: int = 10, mode: str = "threshold",
@@ -90,7 +87,7 @@ def fig6_verdict(depth: pd.DataFrame, base: str = "llama", tuned: str = "vicuna"
             parts.append(v)
             if "minus" in what:
                 tuning.append(v)
-            rows.append({"part": what, "ours": f"{value:+.4f}", "p": _p(float(pv)),
+            rows.append({"part": what, "ours": f"{value:+.4f}", "p": short_p(float(pv)),
                          "verdict": v.label})
     what = "Fig 6 (U shape, deeper before tuning)"
     if tuning and all(v.label == verdicts.NO_CHANGE for v in tuning):

@@ -110,6 +110,13 @@ def figure(fig, label: str, caption: str, look_for: str, *, zoom: bool = False,
     return HTML(figure_html(fig, label, caption, look_for, zoom=zoom, alt=alt))
 
 
+def short_p(x) -> str:
+    """A p-value to two significant digits for a sentence or a cell ("–" when undefined)."""
+    import math
+
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2g}"
+
+
 def _mixed(x) -> str:
     """A cell of a mixed column: yes / no for booleans (never True / False on a page),
     floats to 6 significant digits, anything else as text."""

@@ -7,12 +7,11 @@ Verdicts come from :func:`paperlib.paper.finding1_live.verdicts_live` (the rules
 from __future__ import annotations
 
 import html
-import math
 
 import numpy as np
 import pandas as pd
 
-from paperlib.book.figures import COLUMN_IN
+from paperlib.book.figures import COLUMN_IN, short_p
 from paperlib.book.finding1_report import verdict_html  # noqa: F401  (the chapter calls report.verdict_html)
 from paperlib.paper import verdicts
 from paperlib.paper.finding1_live import METHOD_NAMES, PAPER_EFFECT
@@ -20,10 +19,6 @@ from paperlib.paper.finding1_live import METHOD_NAMES, PAPER_EFFECT
 ROLE_NAMES = {"ft": "tuned", "pt": "base", "tuned": "tuned", "base": "base"}
 COLOURS = {"tuned": "#ff7f0e", "base": "#1f77b4", "followed": "#2ca02c",
            "unfollowed": "#d62728"}
-
-
-def _p(x) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2g}"
 
 
 def _f(x, digits: int = 3) -> str:
@@ -50,14 +45,14 @@ def _groups_frame(t: pd.DataFrame, groups: tuple[tuple[str, str, str], ...]) -> 
         b_n: t[f"n_{b}"].astype(int),
         "difference": [_f(x - y) for x, y in zip(t[f"{a}_mean"], t[f"{b}_mean"])],
         "95% CI": [_ci(lo, hi) for lo, hi in zip(t.ci_low, t.ci_high)],
-        "Hedges' g": [_f(g, 2) for g in t.effect_size], "Welch p": t.p_value.map(_p)})
+        "Hedges' g": [_f(g, 2) for g in t.effect_size], "Welch p": t.p_value.map(short_p)})
 
 
 def table1_frame(t1: pd.DataFrame) -> pd.DataFrame:
     """One row per attribution of :func:`finding1_live.table1_live` output (concatenated)."""
     frame = _groups_frame(t1, (("followed", "followed (correct)", "n fol."),
                                ("unfollowed", "unfollowed (wrong)", "n unf.")))
-    return frame.assign(**{"p within task": t1.p_stratified.map(_p).to_numpy()})
+    return frame.assign(**{"p within task": t1.p_stratified.map(short_p).to_numpy()})
 
 
 def table2_frame(t2: pd.DataFrame) -> pd.DataFrame:
@@ -89,10 +84,10 @@ def side_by_side(results: dict) -> pd.DataFrame:
         r1, r2 = t1.iloc[0], t2.iloc[0]
         rows.append({"sample": sample, "attribution": METHOD_NAMES[method],
                      "Table 1: followed − unfollowed": _f(r1.followed_mean - r1.unfollowed_mean),
-                     "p (T1)": _p(r1.p_value),
+                     "p (T1)": short_p(r1.p_value),
                      "verdict (T1)": _label(t1, "table1", "followed", "unfollowed"),
                      "Table 2: tuned − base": _f(r2.tuned_mean - r2.base_mean),
-                     "p (T2)": _p(r2.p_value),
+                     "p (T2)": short_p(r2.p_value),
                      "verdict (T2)": _label(t2, "table2", "tuned", "base")})
     return pd.DataFrame(rows)
 
@@ -231,11 +226,11 @@ def record(v: dict, t1: pd.DataFrame, t2: pd.DataFrame, pair: str, page: str) ->
     record_claim("finding1a_organism", claim="Finding 1 · Table 1 on the organism pair: "
                  "correct answers use the instruction more (labels from exact answers)",
                  paper=paper1, ours=f"{r1.followed_mean - r1.unfollowed_mean:+.3f} "
-                 f"(p {_p(r1.p_value)}; n {int(r1.n_followed)}/{int(r1.n_unfollowed)})",
+                 f"(p {short_p(r1.p_value)}; n {int(r1.n_followed)}/{int(r1.n_unfollowed)})",
                  pair=pair, verdict=v["table1"], page=page)
     record_claim("finding1b_organism", claim="Finding 1 · Table 2 on the organism pair: the "
                  "tuned model uses the instruction more than the base model",
-                 paper=paper2, ours=f"{r2.tuned_mean - r2.base_mean:+.3f} (p {_p(r2.p_value)}; "
+                 paper=paper2, ours=f"{r2.tuned_mean - r2.base_mean:+.3f} (p {short_p(r2.p_value)}; "
                  f"n {int(r2.n_tuned)}/{int(r2.n_base)})", pair=pair, verdict=v["table2"],
                  page=page)
 

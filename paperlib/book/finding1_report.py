@@ -18,6 +18,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from paperlib.book.figures import short_p
 from paperlib.core.errors import ParameterError
 from paperlib.paper import verdicts
 from paperlib.paper.finding1 import PAPER_TABLE1, PAPER_TABLE2
@@ -42,10 +43,6 @@ def _spec(table: str) -> dict:
     return TABLES[table]
 
 
-def _p(x) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2g}"
-
-
 def _num(x, digits: int = 4) -> str:
     return "–" if x is None or pd.isna(x) else f"{x:.{digits}f}"
 
@@ -67,8 +64,8 @@ def compact_table(df: pd.DataFrame, table: str) -> pd.DataFrame:
             rows.append({"data set": r["dataset"] if i == 0 else "", "mean of": spec["names"][g],
                          "paper": _num(paper), "ours": _num(r[f"{g}_mean"]),
                          "Δ": _delta(None if paper is None else r[f"{g}_mean"] - paper),
-                         "p paper": _p(r.get("paper_p_value")) if i == 0 else "",
-                         "p ours": _p(r["p_value"]) if i == 0 else ""})
+                         "p paper": short_p(r.get("paper_p_value")) if i == 0 else "",
+                         "p ours": short_p(r["p_value"]) if i == 0 else ""})
     return pd.DataFrame(rows)
 
 
@@ -140,12 +137,12 @@ def implied_p_table(imp: pd.DataFrame, label: str, caption: str):
     from paperlib.book.figures import table as show
 
     frame = pd.DataFrame({
-        "data set": imp["dataset"], "p printed in the paper": imp["p_paper"].map(_p),
+        "data set": imp["dataset"], "p printed in the paper": imp["p_paper"].map(short_p),
         "p from the paper's own means and stds": [
-            f"{_p(m)} [{_p(lo)}, {_p(hi)}]" for m, lo, hi in
+            f"{short_p(m)} [{short_p(lo)}, {short_p(hi)}]" for m, lo, hi in
             zip(imp["p_implied"], imp["p_implied_low"], imp["p_implied_high"])],
-        "same, two-sided": imp["p_implied_two_sided"].map(_p),
-        "p ours": imp["p_ours"].map(_p), "printed p fits": imp["reading"]})
+        "same, two-sided": imp["p_implied_two_sided"].map(short_p),
+        "p ours": imp["p_ours"].map(short_p), "printed p fits": imp["reading"]})
     return show(frame, label, caption)
 
 
@@ -199,10 +196,10 @@ def table_sentence(df: pd.DataFrame, table: str, imp: pd.DataFrame, alpha: float
             " — **significant here, not in the paper**" if sig_ours else
             " — **not significant here, significant in the paper**")
         if flip and m["reading"] == "two-sided":
-            flip += (f"; the paper's own means and stds give p = {_p(m['p_implied'])} under its "
-                     f"stated one-sided test (its printed {_p(m['p_paper'])} is the two-sided "
+            flip += (f"; the paper's own means and stds give p = {short_p(m['p_implied'])} under its "
+                     f"stated one-sided test (its printed {short_p(m['p_paper'])} is the two-sided "
                      "value)")
-        ps.append(f"{r['dataset']}: ours {_p(r['p_value'])} vs paper {_p(m['p_paper'])} "
+        ps.append(f"{r['dataset']}: ours {short_p(r['p_value'])} vs paper {short_p(m['p_paper'])} "
                   f"({_ratio_words(r['p_value'], m['p_paper'])}){flip}")
     out.append(f"**p-values** (one-sided Welch, α = {alpha:g}): " + "; ".join(ps) + ".")
     ours_fit = [m["dataset"] for _, m in imp.iterrows()
@@ -257,7 +254,7 @@ def effects_summary(df: pd.DataFrame, table: str) -> tuple[str, str]:
     ours = (df[f"{a}_mean"] - df[f"{b}_mean"]).tolist()
     pp = [spec["paper"][d]["p_value"] for d in df["dataset"]]
     short = [SHORT.get(d, d) for d in df["dataset"]]
-    fmt = lambda xs, ps: " · ".join(f"{n} {x:+.3f} (p {_p(q)})" for n, x, q in zip(short, xs, ps))
+    fmt = lambda xs, ps: " · ".join(f"{n} {x:+.3f} (p {short_p(q)})" for n, x, q in zip(short, xs, ps))
     return fmt(paper, pp), fmt(ours, df["p_value"].tolist())
 
 

@@ -6,13 +6,9 @@ import math
 
 import pandas as pd
 
+from paperlib.book.figures import short_p
+
 TABLE_NAMES = {"table1": "Table 1 (followed vs unfollowed)", "table2": "Table 2 (Vicuna vs LLaMA)"}
-
-
-def _p(x) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return f"{x:.2g}"
 
 
 def _point(b, p) -> str:
@@ -24,13 +20,13 @@ def search_frame(result) -> pd.DataFrame:
     uncorrected and corrected p-values side by side (strings)."""
     t = result.table
     floor = 1.0 / (result.n_perm + 1)
-    perm = lambda x: f"≤ {floor:.1g}" if abs(x - floor) < 1e-15 else _p(x)
+    perm = lambda x: f"≤ {floor:.1g}" if abs(x - floor) < 1e-15 else short_p(x)
     return pd.DataFrame({
         "table": [TABLE_NAMES[x] if i % 2 == 0 else "" for i, x in enumerate(t.table)],
         "data set": t.dataset, "point": t.point.map({"chosen": "chosen", "best": "best of grid"}),
         "(b, p)": [_point(b, p) for b, p in zip(t.b, t.p)],
-        "Welch p (plain)": t.p_welch.map(_p), "permutation p": t.p_perm.map(perm),
-        "Holm (grid)": t.p_holm.map(_p), "max-T (grid)": t.p_maxt.map(perm),
+        "Welch p (plain)": t.p_welch.map(short_p), "permutation p": t.p_perm.map(perm),
+        "Holm (grid)": t.p_holm.map(short_p), "max-T (grid)": t.p_maxt.map(perm),
         "max-T (grid × data sets)": t.p_maxt_table.map(perm)})
 
 

@@ -16,17 +16,11 @@ import pandas as pd
 
 from paperlib.book.claims import measure_name
 from paperlib.book.figures import COLUMN_IN
-from paperlib.book.summary_plots import legend_below, seaborn_theme
+from paperlib.book.summary_plots import legend_below, require_columns, seaborn_theme
 from paperlib.core.errors import ParameterError
 
 ROLE_NAMES = {"pt": "pre-trained", "ft": "tuned"}
 PAPER_LAST = 35.0  # %: the paper's Fig 2, over 35% of a head's pairs changed in the last layers
-
-
-def _require(df, columns, what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ParameterError(f"{what} needs columns {missing}; got {list(df.columns)}")
 
 
 def _paper_line(ax) -> None:
@@ -39,7 +33,7 @@ def fig2_figure(fig2):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    _require(fig2, ["layers", "heads_changed", "neurons_changed"], "fig2_figure")
+    require_columns(fig2, ["layers", "heads_changed", "neurons_changed"], "fig2_figure")
     long = fig2.melt(id_vars="layers", value_vars=["heads_changed", "neurons_changed"],
                      var_name="level", value_name="changed")
     long["level"] = long["level"].map({"heads_changed": "head level", "neurons_changed": "neuron level"})
@@ -70,7 +64,7 @@ def fig2_contrast_figure(units, groups, measures=("changed", "rbo_change")):
 
     from paperlib.paper.contrasts import CONTRASTS
 
-    _require(units, ["contrast", "layer", *measures], "fig2_contrast_figure")
+    require_columns(units, ["contrast", "layer", *measures], "fig2_contrast_figure")
     names = {c.key: c.label for c in CONTRASTS}
     data = _with_groups(units, groups).assign(contrast=lambda d: d["contrast"].map(names))
     order = [names[c.key] for c in CONTRASTS if names[c.key] in set(data["contrast"])]
@@ -110,7 +104,7 @@ def fig3_figure(levels, level_names=None):
 
     level_names = list(LEVELS if level_names is None else level_names)
 
-    _require(levels, ["model", "layers", "n", *level_names], "fig3_figure")
+    require_columns(levels, ["model", "layers", "n", *level_names], "fig3_figure")
     seaborn_theme()
     palette = dict(zip(ROLE_NAMES.values(), sns.color_palette("deep", 2)))
     fig, axes = plt.subplots(2, 2, figsize=(COLUMN_IN, 4.3), sharex=True, layout="constrained")
@@ -140,7 +134,7 @@ def fig7_figure(desc):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    _require(desc, ["model", "layers", "cut", "describable"], "fig7_figure")
+    require_columns(desc, ["model", "layers", "cut", "describable"], "fig7_figure")
     data = desc.assign(model=desc["model"].map(ROLE_NAMES),
                        cut=desc["cut"].map(lambda c: f"≤ {int(c)}"))
     cuts = [f"≤ {int(c)}" for c in sorted(desc["cut"].unique())]

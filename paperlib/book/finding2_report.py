@@ -13,6 +13,7 @@ import pandas as pd
 
 from paperlib.book import figures
 from paperlib.book.claims import measure_name, readable
+from paperlib.measures.stats import format_mean_std
 from paperlib.models.pair import NAMES, LivePair
 from paperlib.paper.finding2 import PAPER_CHANGED_LAST, PAPER_FIG2
 
@@ -37,11 +38,6 @@ def fmt_p(p) -> str:
     if p is None or p != p:
         return "–"
     return "< 0.001" if p < 0.001 else f"{p:.4f}" if p < 0.01 else f"{p:.3f}"
-
-
-def mean_std(m, s, digits: int = 1) -> str:
-    """"mean ± std" for a table cell ("–" when undefined)."""
-    return "–" if m != m else f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
 def control_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -118,11 +114,11 @@ def table3_table(t3, comparison, label: str, caption: str):
                      "p ours": fmt_p(r["p_value"]),
                      "same direction": "–" if ours != ours else _sign(ours * theirs)})
         more.append({"layers": r["layers"],
-                     "instruction verbs, ours (%)": mean_std(r["instruct_mean"], r["instruct_std"]),
-                     "general verbs, ours (%)": mean_std(r["general_mean"], r["general_std"]),
+                     "instruction verbs, ours (%)": format_mean_std(r["instruct_mean"], r["instruct_std"], 1),
+                     "general verbs, ours (%)": format_mean_std(r["general_mean"], r["general_std"], 1),
                      "verbs counted (instruction / general)": f"{r['instruct_n']} / {r['general_n']}",
-                     "instruction verbs, paper (%)": mean_std(p["instruct_mean"], p["instruct_std"], 2),
-                     "general verbs, paper (%)": mean_std(p["general_mean"], p["general_std"], 2)})
+                     "instruction verbs, paper (%)": format_mean_std(p["instruct_mean"], p["instruct_std"], 2),
+                     "general verbs, paper (%)": format_mean_std(p["general_mean"], p["general_std"], 2)})
     return figures.table(pd.DataFrame(rows), label, caption, digits=1,
                          details=("Means ± std over verbs and the number of verbs counted",
                                   pd.DataFrame(more)))

@@ -11,7 +11,8 @@ from __future__ import annotations
 import pandas as pd
 
 from paperlib.book import figures
-from paperlib.book.finding2_report import control_columns, fmt_p, mean_std
+from paperlib.book.finding2_report import control_columns, fmt_p
+from paperlib.measures.stats import format_mean_std
 from paperlib.models.pair import NAMES, ROLE_LABELS, LivePair
 from paperlib.paper.finding3 import PAPER_CUMVAR_AT_R, PAPER_D, PAPER_R
 
@@ -134,10 +135,10 @@ def table5_table(t5, label: str, caption: str, alpha: float = 0.05):
                      "ours: tuned − base (pp)": r.diff_pp, "Δ ours − paper (pp)": r.diff_pp - theirs,
                      "p paper": fmt_p(p.p_value), "p ours": fmt_p(r.two_prop_p),
                      "agrees with the paper": _agrees(r, theirs, alpha)})
-        more.append({"item": r.item, "tuned, ours (%)": mean_std(r.tuned_mean, r.tuned_std),
-                     "base, ours (%)": mean_std(r.pt_mean, r.pt_std),
-                     "Vicuna, paper (%)": mean_std(p.tuned_mean, p.tuned_std, 2),
-                     "LLaMA, paper (%)": mean_std(p.pt_mean, p.pt_std, 2),
+        more.append({"item": r.item, "tuned, ours (%)": format_mean_std(r.tuned_mean, r.tuned_std, 1),
+                     "base, ours (%)": format_mean_std(r.pt_mean, r.pt_std, 1),
+                     "Vicuna, paper (%)": format_mean_std(p.tuned_mean, p.tuned_std, 2),
+                     "LLaMA, paper (%)": format_mean_std(p.pt_mean, p.pt_std, 2),
                      "Welch p over seeds, ours": r.welch_note or fmt_p(r.welch_p),
                      "paired-over-layers p, ours": fmt_p(r.layers_paired_p)})
     return figures.table(pd.DataFrame(rows), label, caption, digits=2,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from paperlib.book.claims import CLAIM_ORDER, COLUMNS, load_claims, readable
+from paperlib.book.claims import CLAIM_ORDER, COLUMNS, load_claims
 from paperlib.paper.verdicts import CANNOT, DIRECTION, EXACT, NO_CHANGE, NOT_SEEN, PARTIAL
 
 #: Short names of the paper's claims (the landing table's first column).
@@ -71,8 +71,9 @@ def results_rows(claims: pd.DataFrame) -> list[dict]:
             rows.append(dict(claim=name, paper="–", ours="–", pair="–", verdict=NOT_RECORDED,
                              because="its chapter did not run in this build", link="–"))
             continue
-        rows.append(dict(claim=name, paper=r["paper"], ours=readable(r["ours"]), pair=r["pair"],
-                         verdict=r["verdict"], because=readable(r["because"]),
+        # record_claim already wrote "ours" and "because" with readable measure names
+        rows.append(dict(claim=name, paper=r["paper"], ours=r["ours"], pair=r["pair"],
+                         verdict=r["verdict"], because=r["because"],
                          link=page_link(r["page"], "read")))
     return rows
 

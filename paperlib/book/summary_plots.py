@@ -23,7 +23,8 @@ DATASET_ORDER = ("self-instruct", "lima", "mt-bench")
 N_BOOT = 1000  # bootstrap resamples of the seaborn confidence intervals (seeded)
 
 
-def _require_columns(df, columns: Sequence[str], what: str) -> None:
+def require_columns(df, columns: Sequence[str], what: str) -> None:
+    """One ParameterError naming the columns of ``columns`` that ``df`` lacks."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ParameterError(f"{what} needs columns {missing}; got {list(df.columns)}")
@@ -69,7 +70,7 @@ def table_figure(scores, paper: Mapping[str, Mapping[str, float]] | None = None,
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    _require_columns(scores, ["dataset", "group", "score"], "table_figure")
+    require_columns(scores, ["dataset", "group", "score"], "table_figure")
     groups = list(dict.fromkeys(scores["group"])) if groups is None else list(groups)
     unknown = sorted(set(scores["group"]) - set(groups))
     if unknown:
@@ -111,10 +112,10 @@ def _grid(df, value: str, dataset: str):
 
 
 def _filtered(df, value: str, table: str | None, what: str):
-    _require_columns(df, ["dataset", "b", "p", value], what)
+    require_columns(df, ["dataset", "b", "p", value], what)
     if table is None:
         return df
-    _require_columns(df, ["table"], f"{what}(table=...)")
+    require_columns(df, ["table"], f"{what}(table=...)")
     df = df[df["table"] == table]
     if df.empty:
         raise ParameterError(f"no sensitivity rows for table {table!r}")
@@ -191,7 +192,7 @@ def fig6_figure(df, *, n_segments: int | None = None):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    _require_columns(df, ["dataset", "model", "segment", "share"], "fig6_figure")
+    require_columns(df, ["dataset", "model", "segment", "share"], "fig6_figure")
     seaborn_theme()
     datasets = _datasets_in_order(df["dataset"])
     k = n_segments or int(df["segment"].max())

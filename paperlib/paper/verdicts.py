@@ -120,11 +120,12 @@ def stays_verdict(*, what: str, ours: float, p_value: float | None, paper_text: 
     against the claim); 4. otherwise -> in direction, with the sentence saying that
     a non-significant change is all that was shown (not equivalence).
     """
-    if _missing(ours) or _missing(p_value):
-        return Verdict(CANNOT, f"{what}: no measurement (ours {_fmt(ours)}, p = {_fmt(p_value)}).")
-    nums = f"ours {_fmt(ours)}, p = {_fmt(p_value)}; paper {paper_text}"
-    if abs(ours) <= no_change_tol:
-        return Verdict(NO_CHANGE, f"{what} is zero ({nums}): the two models do not differ here.")
+    if _missing(p_value):
+        return Verdict(CANNOT, f"{what}: no test (ours {_fmt(ours)}, p = {_fmt(p_value)}).")
+    # rules 1 and 3 of effect_verdict (paper=0.0: the claim has no value of its own)
+    early, nums = _screen(what, 0.0, ours, p_value, paper_text, no_change_tol, saturated=False)
+    if early is not None:
+        return early
     if p_value < alpha:
         return Verdict(NOT_SEEN, f"{what} changes significantly at α = {alpha:g} ({nums}), "
                                  "against the paper's claim that it stays.")
